@@ -1,0 +1,34 @@
+# Two entry points do all set-up on a fresh machine: `make run` and `make test`.
+PY      := .venv/bin/python
+GEO_APP := .venv/bin/geo-app
+STAMP   := .venv/.installed
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+
+.PHONY: run test setup system-deps bench lint
+
+$(STAMP): pyproject.toml
+	python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian packages the tests need: chromium for browser tests, poppler-utils for pdftotext.
+system-deps:
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; }
+
+run: $(STAMP)
+	$(GEO_APP) db upgrade
+	$(GEO_APP) boundaries prepare
+	$(GEO_APP) status import --if-empty geo_app/sample_data/status_sample_2025.csv
+	$(GEO_APP) serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) system-deps
+	$(PY) -m ruff check geo_app tests scripts
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) scripts/bench.py

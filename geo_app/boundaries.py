@@ -1,0 +1,441 @@
+"""Boundary sets: read (fiona), validate, reproject, make display geometry, cache it on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from geo_app.errors import BoundaryError, NotPrepared
+from geo_app.names import canonical_kind, nfc, split_kind
+
+LOGGER = logging.getLogger(__name__)
+#: Bumped whenever the display algorithm changes, so old cache files are not reused.
+ALGORITHM_VERSION = "1"
+WGS84 = "EPSG:4326"
+_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which attributes of a boundary file hold the unit code, name and kind."""
+
+    code: str = "code"
+    name: str = "name"
+    kind: str = "kind"
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> FieldMap:
+        return cls(settings["FIELD_CODE"], settings["FIELD_NAME"], settings["FIELD_KIND"])
+
+
+@dataclass
+class BoundarySet:
+    """A validated boundary file: one row per unit, code/name/kind/geometry in EPSG:4326."""
+
+    path: Path
+    source_crs: str
+    units: gpd.GeoDataFrame
+    repaired: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return not self.errors
+
+    def report(self) -> dict[str, Any]:
+        """Return the validation report (the `boundaries check --json` object)."""
+        return {
+            "path": str(self.path),
+            "features": int(len(self.units)),
+            "crs": self.source_crs,
+            "repaired": list(self.repaired),
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "usable": self.usable,
+        }
+
+
+def _locate(path: Path) -> tuple[str, Path, list[Path]]:
+    """Return (what fiona opens, the file named in messages, the files whose bytes matter)."""
+    if not path.exists():
+        raise BoundaryError(f"{path}: no such file or folder")
+    if path.is_dir():
+        candidates = sorted(path.glob("*.shp")) + sorted(path.glob("*.gpkg"))
+        if not candidates:
+            raise BoundaryError(f"{path}: the folder holds no .shp or .gpkg file")
+        if len(candidates) > 1:
+            names = ", ".join(c.name for c in candidates)
+            raise BoundaryError(f"{path}: the folder holds several boundary files ({names})")
+        path = candidates[0]
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        if not path.with_suffix(".prj").exists():
+            raise BoundaryError(
+                f"{path.name}: no .prj file beside it, so its coordinate system is unknown; "
+                "supply the .prj (the CRS is never guessed)"
+            )
+        parts = [path.with_suffix(ext) for ext in _SHP_PARTS if path.with_suffix(ext).exists()]
+        return str(path), path, parts
+    if suffix == ".gpkg":
+        return str(path), path, [path]
+    if suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/")]
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise BoundaryError(f"{path.name}: not a readable zip file ({exc})") from None
+        shps = [n for n in names if n.lower().endswith(".shp")]
+        gpkgs = [n for n in names if n.lower().endswith(".gpkg")]
+        if len(shps) + len(gpkgs) != 1:
+            raise BoundaryError(
+                f"{path.name}: the zip must hold exactly one shapefile or GeoPackage "
+                f"(found {len(shps)} .shp and {len(gpkgs)} .gpkg)"
+            )
+        if shps:
+            prj = shps[0][:-4] + ".prj"
+            if not any(n.lower() == prj.lower() for n in names):
+                raise BoundaryError(
+                    f"{path.name}: {shps[0]} has no .prj beside it in the zip, so its "
+                    "coordinate system is unknown; add the .prj (the CRS is never guessed)"
+                )
+        inner = (shps or gpkgs)[0]
+        return f"zip://{path}!{inner}", path, [path]
+    raise BoundaryError(f"{path.name}: not a boundary file (use a folder, .shp, .zip or .gpkg)")
+
+
+def fingerprint(path: str | Path) -> str:
+    """Return a hash of the bytes of every file that makes up the boundary set at `path`."""
+    _, _, files = _locate(Path(path))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def _crs_text(crs: CRS) -> str:
+    auth = crs.to_authority(min_confidence=90)
+    return f"{auth[0]}:{auth[1]}" if auth else crs.name
+
+
+def read(
+    path: str | Path,
+    fields: FieldMap | None = None,
+    encoding: str | None = None,
+) -> BoundarySet:
+    """Read and validate a boundary file; repair what can be repaired.
+
+    Parameters
+    ----------
+    path:
+        A folder holding one shapefile or GeoPackage, a .shp, a .zip holding one, or a .gpkg.
+    fields:
+        Names of the code, name and kind attributes.
+    encoding:
+        Encoding of a shapefile's .dbf when it has no .cpg.
+
+    Returns
+    -------
+    BoundarySet
+        With `errors` filled when the set is not usable (empty or duplicate codes...).
+
+    Raises
+    ------
+    BoundaryError
+        When the file cannot be read at all, has no CRS or lacks a mapped field.
+    """
+    fields = fields or FieldMap()
+    path = Path(path)
+    target, shown, _ = _locate(path)
+    try:
+        kwargs: dict[str, Any] = {"engine": "fiona"}
+        if encoding:
+            kwargs["encoding"] = encoding
+        gdf = gpd.read_file(target, **kwargs)
+    except Exception as exc:  # fiona raises many types; all mean "unreadable"
+        raise BoundaryError(f"{shown.name}: cannot be read as a boundary file ({exc})") from None
+    if gdf.crs is None:
+        raise BoundaryError(
+            f"{shown.name}: declares no coordinate system; supply one (the CRS is never guessed)"
+        )
+    try:
+        source_crs = CRS.from_user_input(gdf.crs)
+    except CRSError as exc:
+        raise BoundaryError(
+            f"{shown.name}: its coordinate system is not understood ({exc})"
+        ) from None
+    missing = [f for f in (fields.code, fields.name) if f not in gdf.columns]
+    if missing:
+        raise BoundaryError(
+            f"{shown.name}: no field {', '.join(missing)}; fields are "
+            f"{', '.join(c for c in gdf.columns if c != 'geometry')} "
+            "(map them with GEO_APP_FIELD_CODE / _NAME / _KIND or the field options)"
+        )
+
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    def text(value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return nfc(str(value))
+
+    codes = [text(v) for v in gdf[fields.code]]
+    names = [text(v) for v in gdf[fields.name]]
+    raw_kinds = [text(v) for v in gdf[fields.kind]] if fields.kind in gdf.columns else None
+    kinds: list[str] = []
+    for i, name in enumerate(names):
+        raw = raw_kinds[i] if raw_kinds else ""
+        kind = canonical_kind(raw) if raw else None
+        prefix_kind, bare = split_kind(name)
+        if kind is None and prefix_kind:
+            kind, names[i] = prefix_kind, bare
+        elif kind and prefix_kind == kind:
+            names[i] = bare
+        if kind is None:
+            kind = raw
+            warnings.append(f"unit {codes[i] or '#' + str(i + 1)}: unknown kind {raw!r}")
+        kinds.append(kind)
+
+    empty = [str(i + 1) for i, c in enumerate(codes) if not c]
+    if empty:
+        errors.append(f"empty code in feature(s) {', '.join(empty)} (field {fields.code!r})")
+    dupes = sorted(c for c, n in Counter(codes).items() if c and n > 1)
+    if dupes:
+        errors.append(f"duplicate code(s): {', '.join(dupes)} (field {fields.code!r})")
+
+    geoms = gdf.geometry.values
+    kinds_of_geom = shapely.get_type_id(geoms)
+    for i in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)):
+        errors.append(f"unit {codes[i]}: empty geometry")
+    not_polygon = np.flatnonzero(~np.isin(kinds_of_geom, (-1, 3, 6)))
+    for i in not_polygon:
+        errors.append(f"unit {codes[i]}: geometry is {geoms[i].geom_type}, not a polygon")
+    invalid = np.flatnonzero(~shapely.is_valid(geoms) & np.isin(kinds_of_geom, (3, 6)))
+    repaired: list[str] = []
+    if len(invalid):
+        fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+        for i in invalid:
+            repaired.append(codes[i])
+            warnings.append(f"unit {codes[i]} ({names[i]}): invalid geometry repaired")
+
+    units = gpd.GeoDataFrame(
+        {"code": codes, "name": names, "kind": kinds},
+        geometry=gpd.GeoSeries(geoms, crs=gdf.crs),
+    )
+    if not source_crs.equals(CRS.from_epsg(4326)):
+        units = units.to_crs(WGS84)
+    else:
+        units = units.set_crs(WGS84, allow_override=True)
+    return BoundarySet(path, _crs_text(source_crs), units, repaired, warnings, errors)
+
+
+def load(path: str | Path, fields: FieldMap | None = None, encoding: str | None = None):
+    """Read a boundary file and raise if it is not usable.
+
+    Raises
+    ------
+    BoundaryError
+        Listing every error found.
+    """
+    bset = read(path, fields, encoding)
+    if bset.errors:
+        raise BoundaryError(f"{Path(path).name}: " + "; ".join(bset.errors), details=bset.report())
+    return bset
+
+
+@dataclass
+class Display:
+    """Display geometry: a clean, simplified polygon coverage in EPSG:4326, one row per unit."""
+
+    key: str
+    units: gpd.GeoDataFrame
+    source_crs: str
+    repaired: list[str]
+    stats: dict[str, Any]
+
+
+def _cache_key(path: Path, fields: FieldMap, gap_width: float, tolerance: float) -> str:
+    digest = hashlib.sha256()
+    for part in (
+        ALGORITHM_VERSION,
+        fingerprint(path),
+        repr(fields),
+        repr(gap_width),
+        repr(tolerance),
+    ):
+        digest.update(part.encode())
+    return digest.hexdigest()[:32]
+
+
+def _metric_crs(units: gpd.GeoDataFrame) -> CRS:
+    return units.estimate_utm_crs()
+
+
+def build_display(
+    bset: BoundarySet,
+    gap_width: float = 100.0,
+    tolerance: float = 150.0,
+    progress: Progress = _quiet,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Make display geometry: coverage_clean, then coverage_simplify, in a metric CRS.
+
+    Parameters
+    ----------
+    gap_width:
+        Gaps and slivers narrower than this many metres are closed.
+    tolerance:
+        Simplification tolerance in metres; neighbours keep sharing their edges.
+
+    Returns
+    -------
+    tuple
+        The units in EPSG:4326 and statistics (vertices before and after, seconds per step).
+    """
+    metric = _metric_crs(bset.units)
+    source = bset.units.to_crs(metric)
+    geoms = source.geometry.values
+    stats: dict[str, Any] = {"metric_crs": _crs_text(metric), "units": len(geoms)}
+    stats["vertices_source"] = int(shapely.get_num_coordinates(geoms).sum())
+    progress(f"cleaning the coverage of {len(geoms)} units (gaps under {gap_width:g} m)")
+    t0 = time.perf_counter()
+    cleaned = shapely.coverage_clean(geoms, gap_width=gap_width)
+    stats["seconds_clean"] = round(time.perf_counter() - t0, 3)
+    progress(f"simplifying with tolerance {tolerance:g} m")
+    t0 = time.perf_counter()
+    simple = shapely.coverage_simplify(cleaned, tolerance)
+    stats["seconds_simplify"] = round(time.perf_counter() - t0, 3)
+    lost = np.flatnonzero(shapely.is_empty(simple))
+    if len(lost):  # a unit narrower than the gap width must not vanish from the map
+        simple[lost] = geoms[lost]
+    stats["vertices_display"] = int(shapely.get_num_coordinates(simple).sum())
+    out = gpd.GeoDataFrame(
+        bset.units[["code", "name", "kind"]].copy(),
+        geometry=gpd.GeoSeries(simple, crs=metric).to_crs(WGS84).values,
+        crs=WGS84,
+    )
+    return out, stats
+
+
+def _cache_file(cache_dir: Path, key: str) -> Path:
+    return cache_dir / f"display-{key}.json"
+
+
+def prepare(
+    path: str | Path,
+    cache_dir: str | Path,
+    fields: FieldMap | None = None,
+    encoding: str | None = None,
+    gap_width: float = 100.0,
+    tolerance: float = 150.0,
+    progress: Progress = _quiet,
+    cached_only: bool = False,
+) -> Display:
+    """Return display geometry for the boundary set at `path`, from the disk cache if current.
+
+    The cache is keyed on the bytes of the source files and on the settings, so a changed
+    file is prepared again.
+
+    Parameters
+    ----------
+    cached_only:
+        Raise `NotPrepared` instead of computing (web requests never compute).
+
+    Raises
+    ------
+    BoundaryError
+        When the set is not usable.
+    NotPrepared
+        When `cached_only` and nothing current is cached.
+    """
+    fields = fields or FieldMap()
+    path = Path(path)
+    cache_dir = Path(cache_dir)
+    key = _cache_key(path, fields, gap_width, tolerance)
+    cached = _cache_file(cache_dir, key)
+    if cached.exists():
+        return _read_cache(cached, key)
+    if cached_only:
+        raise NotPrepared(
+            f"the boundary set {path.name} has not been prepared for display; "
+            "run `geo-app boundaries prepare` (it is never done inside a web request)"
+        )
+    progress(f"reading {path}")
+    t0 = time.perf_counter()
+    bset = load(path, fields, encoding)
+    seconds_read = time.perf_counter() - t0
+    units, stats = build_display(bset, gap_width, tolerance, progress)
+    stats["seconds_read"] = round(seconds_read, 3)
+    payload = {
+        "key": key,
+        "source": str(path),
+        "source_crs": bset.source_crs,
+        "repaired": bset.repaired,
+        "stats": stats,
+        "units": [
+            {"code": c, "name": n, "kind": k, "wkb": shapely.to_wkb(g, hex=True)}
+            for c, n, k, g in zip(
+                units["code"], units["name"], units["kind"], units.geometry.values, strict=True
+            )
+        ],
+    }
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    tmp.replace(cached)  # atomic: another process never reads half a file
+    progress(f"prepared: {stats['vertices_source']} → {stats['vertices_display']} vertices")
+    return Display(key, units, bset.source_crs, bset.repaired, stats)
+
+
+def _read_cache(cached: Path, key: str) -> Display:
+    payload = json.loads(cached.read_text(encoding="utf-8"))
+    rows = payload["units"]
+    geoms = shapely.from_wkb([r["wkb"] for r in rows])
+    units = gpd.GeoDataFrame(
+        pd.DataFrame({k: [r[k] for r in rows] for k in ("code", "name", "kind")}),
+        geometry=gpd.GeoSeries(geoms, crs=WGS84).values,
+        crs=WGS84,
+    )
+    return Display(key, units, payload["source_crs"], payload["repaired"], payload["stats"])
+
+
+def prepare_from_settings(
+    settings: dict[str, Any], progress: Progress = _quiet, cached_only: bool = False
+) -> Display:
+    """Return display geometry of the configured boundary set (see `prepare`)."""
+    return prepare(
+        settings["BOUNDARIES"],
+        settings["CACHE_DIR"],
+        FieldMap.from_settings(settings),
+        settings["ENCODING"] or None,
+        settings["GAP_WIDTH_M"],
+        settings["SIMPLIFY_M"],
+        progress,
+        cached_only,
+    )

@@ -1,0 +1,262 @@
+"""`geo-app` commands: the same operations as the web, through the same domain functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo_app import boundaries, config, importer
+from geo_app.errors import GeoAppError
+from geo_app.store import Store
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings = config.load()
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings["DATABASE_URL"])
+        return self._store
+
+    def units(self) -> list[importer.UnitRef]:
+        bset = boundaries.load(
+            self.settings["BOUNDARIES"],
+            boundaries.FieldMap.from_settings(self.settings),
+            self.settings["ENCODING"] or None,
+        )
+        return importer.unit_refs(bset.units)
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail(exc: GeoAppError, as_json: bool) -> None:
+    if as_json:
+        out = {"ok": False, "error": exc.message}
+        if isinstance(exc.details, list):
+            out["problems"] = exc.details
+        elif exc.details is not None:
+            out["details"] = exc.details
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"error: {exc.message}", err=True)
+        if isinstance(exc.details, list):
+            for p in exc.details:
+                click.echo(f"  - {importer.format_problem(p)}", err=True)
+    sys.exit(1)
+
+
+class Ticker:
+    """Print each step with the time since the start, and a heartbeat during long steps."""
+
+    def __init__(self, every: float = 10.0):
+        self.start = time.perf_counter()
+        self.every = every
+        self._step = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, message: str) -> None:
+        self._step = message
+        click.echo(f"[{time.perf_counter() - self.start:6.1f} s] {message}", err=True)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            click.echo(
+                f"[{time.perf_counter() - self.start:6.1f} s] … still {self._step}", err=True
+            )
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+@click.group()
+def main() -> None:
+    """Thanh Hóa area-status map: boundaries, status records, maps."""
+
+
+# -- db ------------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """The status database."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    try:
+        ctx.store.upgrade()
+    except GeoAppError as exc:
+        _fail(exc, False)
+    click.echo(f"database schema is current ({_safe_url(ctx.store.url)})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- boundaries ----------------------------------------------------------------------------
+def _field_options(fn):
+    fn = click.option("--encoding", default=None, help="Encoding of a .dbf without .cpg.")(fn)
+    fn = click.option("--kind-field", default=None, help="Attribute holding the kind.")(fn)
+    fn = click.option("--name-field", default=None, help="Attribute holding the name.")(fn)
+    fn = click.option("--code-field", default=None, help="Attribute holding the code.")(fn)
+    return fn
+
+
+def _fields(ctx: Context, code_field, name_field, kind_field) -> boundaries.FieldMap:
+    base = boundaries.FieldMap.from_settings(ctx.settings)
+    return boundaries.FieldMap(
+        code_field or base.code, name_field or base.name, kind_field or base.kind
+    )
+
+
+@main.group("boundaries")
+def boundaries_group() -> None:
+    """Boundary sets."""
+
+
+@boundaries_group.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_field_options
+@pass_ctx
+def boundaries_check(
+    ctx: Context, path: Path, as_json: bool, code_field, name_field, kind_field, encoding
+) -> None:
+    """Validate a boundary file; exit 0 when usable, 1 when not."""
+    fields = _fields(ctx, code_field, name_field, kind_field)
+    try:
+        report = boundaries.read(path, fields, encoding or ctx.settings["ENCODING"] or None)
+        out: dict[str, Any] = report.report()
+    except GeoAppError as exc:
+        out = {
+            "path": str(path),
+            "features": 0,
+            "crs": None,
+            "repaired": [],
+            "errors": [exc.message],
+            "warnings": [],
+            "usable": False,
+        }
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{out['path']}: {out['features']} units, CRS {out['crs']}")
+        for w in out["warnings"]:
+            click.echo(f"  warning: {w}")
+        for e in out["errors"]:
+            click.echo(f"  error: {e}")
+        click.echo("usable" if out["usable"] else "NOT usable")
+    sys.exit(0 if out["usable"] else 1)
+
+
+@boundaries_group.command("prepare")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@_field_options
+@pass_ctx
+def boundaries_prepare(
+    ctx: Context, path: Path | None, code_field, name_field, kind_field, encoding
+) -> None:
+    """Make the display geometry of a boundary set (default: GEO_APP_BOUNDARIES) and cache it."""
+    s = ctx.settings
+    ticker = Ticker()
+    try:
+        display = boundaries.prepare(
+            path or s["BOUNDARIES"],
+            s["CACHE_DIR"],
+            _fields(ctx, code_field, name_field, kind_field),
+            encoding or s["ENCODING"] or None,
+            s["GAP_WIDTH_M"],
+            s["SIMPLIFY_M"],
+            ticker,
+        )
+    except GeoAppError as exc:
+        ticker.close()
+        _fail(exc, False)
+    ticker.close()
+    st = display.stats
+    click.echo(
+        f"{len(display.units)} units ready for display "
+        f"({st['vertices_source']} → {st['vertices_display']} vertices)"
+    )
+
+
+# -- status --------------------------------------------------------------------------------
+@main.group()
+def status() -> None:
+    """Status records."""
+
+
+@status.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the store has records.")
+@pass_ctx
+def status_import(ctx: Context, file: Path, dry_run: bool, as_json: bool, if_empty: bool) -> None:
+    """Import status records from a CSV (UTF-8) or XLSX file: all rows, or none."""
+    try:
+        if if_empty and ctx.store.count():
+            click.echo(f"the store already holds records; {file.name} not imported")
+            return
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise GeoAppError(f"{file}: cannot be read ({exc.strerror})") from None
+        result = importer.run_import(
+            ctx.store,
+            data,
+            file.name,
+            ctx.units(),
+            ctx.settings["DIVISION"],
+            actor="cli",
+            dry_run=dry_run,
+        )
+    except GeoAppError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    verb = "would be" if dry_run else "were"
+    click.echo(
+        f"{file.name}: {result.rows} rows; {result.created} records {verb} created, "
+        f"{result.updated} updated, {result.unchanged} unchanged"
+        + (" (sample data)" if result.sample else "")
+    )
+    for w in result.warnings:
+        click.echo(f"  warning: {w}")
+
+
+@status.command("export")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="FILE.csv or FILE.xlsx"
+)
+@pass_ctx
+def status_export(ctx: Context, out: Path) -> None:
+    """Export every record with the import's English headers."""
+    try:
+        rows = importer.export_rows(ctx.store, ctx.units(), ctx.settings["DIVISION"])
+        importer.write_export(rows, out)
+    except GeoAppError as exc:
+        _fail(exc, False)
+    click.echo(f"{len(rows) - 1} records written to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,116 @@
+"""Every setting once, with its default and its GEO_APP_* environment variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+SAMPLE_STATUS_FILE = Path(__file__).resolve().parent / "sample_data" / "status_sample_2025.csv"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    env: str
+    default: Any
+    doc: str
+    cast: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "DATABASE_URL",
+        "GEO_APP_DATABASE_URL",
+        f"sqlite:///{INSTANCE_DIR / 'geo_app.sqlite3'}",
+        "SQLAlchemy URL of the store. SQLite under instance/ by default; for PostgreSQL "
+        "e.g. postgresql+psycopg://user@host/dbname.",
+    ),
+    Setting(
+        "BOUNDARIES",
+        "GEO_APP_BOUNDARIES",
+        str(PROJECT_ROOT.parent / "shared" / "boundaries" / "thanh-hoa-2025"),
+        "Path of the default boundary set: a folder or .shp, a .zip holding one shapefile, "
+        "or a GeoPackage.",
+    ),
+    Setting(
+        "DIVISION",
+        "GEO_APP_DIVISION",
+        "2025",
+        "Name of the administrative division the boundary set and new records belong to.",
+    ),
+    Setting("FIELD_CODE", "GEO_APP_FIELD_CODE", "code", "Attribute holding the unit code."),
+    Setting("FIELD_NAME", "GEO_APP_FIELD_NAME", "name", "Attribute holding the unit name."),
+    Setting(
+        "FIELD_KIND",
+        "GEO_APP_FIELD_KIND",
+        "kind",
+        "Attribute holding the unit kind (Xã, Phường, ...).",
+    ),
+    Setting(
+        "ENCODING",
+        "GEO_APP_ENCODING",
+        "",
+        "Encoding of a shapefile's .dbf when it has no .cpg (e.g. cp1258); empty = as declared.",
+    ),
+    Setting(
+        "GAP_WIDTH_M",
+        "GEO_APP_GAP_WIDTH_M",
+        100.0,
+        "Width in metres below which gaps between neighbours are closed for display.",
+        float,
+    ),
+    Setting(
+        "SIMPLIFY_M",
+        "GEO_APP_SIMPLIFY_M",
+        150.0,
+        "Tolerance in metres of the coverage simplification of display geometry.",
+        float,
+    ),
+    Setting(
+        "CACHE_DIR",
+        "GEO_APP_CACHE_DIR",
+        str(INSTANCE_DIR / "cache"),
+        "Folder of the on-disk cache of prepared display geometry.",
+    ),
+    Setting(
+        "TILES",
+        "GEO_APP_TILES",
+        "none",
+        "Base map: 'none', 'osm', or a URL template of an intranet tile server.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        "GEO_APP_SECRET_KEY",
+        "",
+        "Key signing sessions and CSRF tokens; a random one per start when empty.",
+    ),
+)
+
+
+def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return every setting: overrides, else the environment, else the default.
+
+    Parameters
+    ----------
+    overrides:
+        Values by key (``DATABASE_URL``...), taking precedence over everything.
+    """
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = os.environ.get(s.env)
+        values[s.key] = s.cast(raw) if raw not in (None, "") else s.default
+    for key, value in (overrides or {}).items():
+        values[key] = value
+    return values
+
+
+def describe() -> str:
+    """Return the settings as a Markdown table (for the README)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        lines.append(f"| `{s.env}` | `{s.default}` | {s.doc} |")
+    return "\n".join(lines)

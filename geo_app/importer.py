@@ -1,0 +1,585 @@
+"""Status files (CSV, XLSX) → validated records → one transaction, or a report of every problem.
+
+Nothing is written unless every row is right. Each problem names its row (as the spreadsheet
+numbers it: the header is row 1), column, value and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo_app.config import SAMPLE_STATUS_FILE
+from geo_app.errors import ImportFailed
+from geo_app.names import canonical_kind, full_name, match_key, nfc, split_kind
+from geo_app.status import Record, parse_date, parse_status, split_problems
+from geo_app.store import Change, Store
+
+LOGGER = logging.getLogger(__name__)
+
+#: The English headers, in file order (also the export's columns).
+HEADERS = (
+    "code",
+    "name",
+    "kind",
+    "status",
+    "designated_on",
+    "target_on",
+    "transformed_on",
+    "unit",
+    "problems",
+    "notes",
+)
+#: Vietnamese headers accepted for each field (matched ignoring case and tone-mark placement).
+VI_HEADERS: dict[str, tuple[str, ...]] = {
+    "code": ("Mã", "Mã đơn vị hành chính", "Mã ĐVHC", "Mã xã"),
+    "name": ("Tên", "Tên đơn vị", "Tên đơn vị hành chính", "Tên xã", "Xã, phường"),
+    "kind": ("Loại", "Loại đơn vị", "Cấp"),
+    "status": ("Trạng thái", "Tình trạng"),
+    "designated_on": ("Ngày đưa vào diện", "Ngày xác định"),
+    "target_on": ("Ngày mục tiêu", "Thời hạn chuyển hóa"),
+    "transformed_on": ("Ngày chuyển hóa", "Ngày công nhận chuyển hóa"),
+    "unit": ("Đơn vị phụ trách", "Đơn vị"),
+    "problems": ("Vấn đề", "Loại vấn đề", "Vấn đề phức tạp"),
+    "notes": ("Ghi chú",),
+}
+_HEADER_KEYS: dict[str, str] = {}
+for _field in HEADERS:
+    _HEADER_KEYS[match_key(_field)] = _field
+    _HEADER_KEYS[match_key(_field.replace("_", " "))] = _field
+    for _vi in VI_HEADERS[_field]:
+        _HEADER_KEYS[match_key(_vi)] = _field
+
+MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """A unit records may be joined to."""
+
+    code: str
+    name: str
+    kind: str
+
+    @property
+    def label(self) -> str:
+        return f"{full_name(self.kind, self.name)} ({self.code})"
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    unit: UnitRef
+    record: Record
+
+
+@dataclass
+class ImportResult:
+    """What an import did, or would do with --dry-run."""
+
+    file: str
+    division: str
+    rows: int
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+    sample: bool = False
+    warnings: list[str] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "file": self.file,
+            "division": self.division,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "dry_run": self.dry_run,
+            "sample": self.sample,
+            "warnings": self.warnings,
+            "changes": self.changes,
+        }
+
+
+def problem(row: int | None, column: str | None, value: Any, reason: str) -> dict[str, Any]:
+    return {
+        "row": row,
+        "column": column,
+        "value": "" if value is None else str(value),
+        "reason": reason,
+    }
+
+
+def format_problem(p: dict[str, Any]) -> str:
+    """Return one problem as a line: "row 5, column status, value 'x': reason"."""
+    where = []
+    if p.get("row") is not None:
+        where.append(f"row {p['row']}")
+    if p.get("column"):
+        where.append(f"column {p['column']}")
+    if p.get("value"):
+        where.append(f"value {p['value']!r}")
+    return (", ".join(where) + ": " if where else "") + p["reason"]
+
+
+def _fail(filename: str, problems: list[dict[str, Any]]) -> ImportFailed:
+    n = len(problems)
+    return ImportFailed(
+        f"{filename}: {n} problem{'s' if n != 1 else ''}; nothing was imported",
+        details=problems,
+    )
+
+
+# -- reading cells -------------------------------------------------------------------------
+def _read_csv(data: bytes, filename: str) -> list[list[Any]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            filename,
+            [
+                problem(
+                    None,
+                    None,
+                    None,
+                    f"the file is not UTF-8 text (bad byte at offset {exc.start}); "
+                    "save it as 'CSV UTF-8'",
+                )
+            ],
+        ) from None
+    if "\x00" in text:
+        raise _fail(
+            filename,
+            [problem(None, None, None, "the file holds NUL characters: it is not a CSV text file")],
+        )
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise _fail(
+            filename, [problem(None, None, None, f"not a well-formed CSV file ({exc})")]
+        ) from None
+
+
+def _read_xlsx(data: bytes, filename: str) -> list[list[Any]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            ws = wb.worksheets[0]
+            return [list(r) for r in ws.iter_rows(values_only=True)]
+        finally:
+            wb.close()
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+        OSError,
+        AttributeError,
+        EOFError,
+        LookupError,
+        SyntaxError,
+    ) as exc:
+        # openpyxl reports a damaged workbook through many exception types
+        raise _fail(
+            filename,
+            [
+                problem(
+                    None, None, None, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})"
+                )
+            ],
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any other parser failure is still a bad file
+        raise _fail(
+            filename,
+            [problem(None, None, None, f"not a readable XLSX workbook ({type(exc).__name__})")],
+        ) from None
+
+
+def read_cells(data: bytes, filename: str) -> list[list[Any]]:
+    """Return the rows of a CSV or XLSX file as lists of cell values."""
+    lower = filename.lower()
+    if len(data) > MAX_BYTES:
+        raise _fail(
+            filename,
+            [problem(None, None, None, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")],
+        )
+    if lower.endswith(".csv") or lower.endswith(".txt"):
+        return _read_csv(data, filename)
+    if lower.endswith(".xlsx"):
+        return _read_xlsx(data, filename)
+    raise _fail(
+        filename, [problem(None, None, None, "unsupported file type; use .csv (UTF-8) or .xlsx")]
+    )
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return nfc(str(value))
+
+
+# -- validating rows -----------------------------------------------------------------------
+class UnitIndex:
+    """Units of one division, looked up by code or by (kind, name)."""
+
+    def __init__(self, units: Iterable[UnitRef]):
+        self.by_code: dict[str, UnitRef] = {}
+        self.by_name: dict[str, list[UnitRef]] = {}
+        for u in units:
+            self.by_code[u.code] = u
+            self.by_name.setdefault(match_key(u.name), []).append(u)
+        widths = {len(c) for c in self.by_code if c.isdigit()}
+        self.code_width = widths.pop() if len(widths) == 1 else None
+
+    def normalise_code(self, text: str) -> str:
+        text = text.strip()
+        if self.code_width and text.isdigit() and len(text) < self.code_width:
+            return text.zfill(self.code_width)
+        return text
+
+
+def _match(
+    index: UnitIndex, code: str, name: str, kind_text: str, row: int, problems: list[dict[str, Any]]
+) -> UnitRef | None:
+    kind = canonical_kind(kind_text) if kind_text else None
+    if kind_text and kind is None:
+        problems.append(
+            problem(row, "kind", kind_text, "unknown kind; use Xã, Phường, Thị trấn or Đặc khu")
+        )
+        return None
+    prefix_kind, bare = split_kind(name) if name else (None, "")
+    if prefix_kind and kind and prefix_kind != kind:
+        problems.append(
+            problem(row, "name", name, f"the name says {prefix_kind}, kind says {kind}")
+        )
+        return None
+    kind = kind or prefix_kind
+    if code:
+        unit = index.by_code.get(index.normalise_code(code))
+        if unit is None:
+            problems.append(problem(row, "code", code, "no unit has this code"))
+            return None
+        if bare and match_key(bare) != match_key(unit.name):
+            problems.append(
+                problem(row, "name", name, f"code {unit.code} is {full_name(unit.kind, unit.name)}")
+            )
+            return None
+        if kind and kind != unit.kind:
+            problems.append(
+                problem(
+                    row,
+                    "kind",
+                    kind_text or name,
+                    f"code {unit.code} is {full_name(unit.kind, unit.name)}",
+                )
+            )
+            return None
+        return unit
+    if not bare:
+        problems.append(problem(row, "code", "", "give the unit's code, or its name and kind"))
+        return None
+    candidates = index.by_name.get(match_key(bare), [])
+    if kind:
+        same_kind = [u for u in candidates if u.kind == kind]
+    else:
+        same_kind = candidates
+    if not same_kind:
+        reason = f"no {kind.lower() + ' ' if kind else 'unit '}named {bare!r}"
+        if candidates:
+            reason += "; did you mean " + ", ".join(u.label for u in candidates)
+        problems.append(problem(row, "name", name, reason))
+        return None
+    if not kind:
+        problems.append(
+            problem(
+                row,
+                "kind",
+                "",
+                "a name matches only with the unit's kind (Xã, Phường...); candidates: "
+                + ", ".join(u.label for u in same_kind),
+            )
+        )
+        return None
+    if len(same_kind) > 1:
+        problems.append(
+            problem(
+                row,
+                "name",
+                name,
+                "ambiguous: several units have this name; "
+                "give the code of one of: " + ", ".join(u.label for u in same_kind),
+            )
+        )
+        return None
+    return same_kind[0]
+
+
+def parse_rows(
+    cells: list[list[Any]], filename: str, index: UnitIndex, division: str
+) -> tuple[list[ParsedRow], list[str]]:
+    """Validate every row; return the records and warnings, or raise with every problem.
+
+    Raises
+    ------
+    ImportFailed
+        Listing each problem with its row, column, value and reason.
+    """
+    problems: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    rows = [(i + 1, r) for i, r in enumerate(cells)]
+    rows = [(n, r) for n, r in rows if any(_cell_text(v) for v in r)]
+    if not rows:
+        raise _fail(filename, [problem(None, None, None, "the file is empty")])
+    header_row, header = rows[0]
+    columns: dict[str, int] = {}
+    for pos, value in enumerate(header):
+        text = _cell_text(value)
+        if not text:
+            continue
+        fld = _HEADER_KEYS.get(match_key(text))
+        if fld is None:
+            warnings.append(f"column {text!r} is not a known field and was ignored")
+        elif fld in columns:
+            problems.append(problem(header_row, text, text, f"a second column for {fld}"))
+        else:
+            columns[fld] = pos
+    if "status" not in columns:
+        problems.append(problem(header_row, "status", None, "the header has no status column"))
+    if "code" not in columns and "name" not in columns:
+        problems.append(
+            problem(header_row, "code", None, "the header needs a code column or a name column")
+        )
+    if problems:
+        raise _fail(filename, problems)
+
+    parsed: list[ParsedRow] = []
+    seen: dict[str, int] = {}
+    for n, raw in rows[1:]:
+
+        def get(fld: str, raw=raw) -> Any:
+            pos = columns.get(fld)
+            return raw[pos] if pos is not None and pos < len(raw) else None
+
+        before = len(problems)
+        unit = _match(
+            index,
+            _cell_text(get("code")),
+            _cell_text(get("name")),
+            _cell_text(get("kind")),
+            n,
+            problems,
+        )
+        status_text = _cell_text(get("status"))
+        status = None
+        if not status_text:
+            problems.append(problem(n, "status", "", "the status is empty"))
+        else:
+            try:
+                status = parse_status(status_text)
+            except ValueError as exc:
+                problems.append(problem(n, "status", status_text, str(exc)))
+        dates: dict[str, dt.date | None] = {}
+        for fld in ("designated_on", "target_on", "transformed_on"):
+            value = get(fld)
+            try:
+                dates[fld] = parse_date(value)
+            except ValueError as exc:
+                problems.append(problem(n, fld, _cell_text(value), str(exc)))
+        if (
+            dates.get("designated_on")
+            and dates.get("transformed_on")
+            and dates["transformed_on"] < dates["designated_on"]
+        ):
+            problems.append(
+                problem(
+                    n,
+                    "transformed_on",
+                    dates["transformed_on"].isoformat(),
+                    "transformed before it was designated",
+                )
+            )
+        if unit is not None:
+            if unit.code in seen:
+                problems.append(
+                    problem(
+                        n,
+                        "code",
+                        unit.code,
+                        f"{unit.label} is already given in row {seen[unit.code]}",
+                    )
+                )
+            else:
+                seen[unit.code] = n
+        if len(problems) > before or unit is None or status is None:
+            continue
+        record = Record(
+            code=unit.code,
+            status=status,
+            division=division,
+            unit=_cell_text(get("unit")),
+            problems=split_problems(_cell_text(get("problems"))),
+            notes=_cell_text(get("notes")),
+            **dates,
+        )
+        parsed.append(ParsedRow(n, unit, record))
+    if problems:
+        raise _fail(filename, problems)
+    return parsed, warnings
+
+
+# -- the whole import ----------------------------------------------------------------------
+def is_sample(data: bytes) -> bool:
+    """Tell whether `data` is the bundled sample status file."""
+    return hashlib.sha256(data).digest() == hashlib.sha256(SAMPLE_STATUS_FILE.read_bytes()).digest()
+
+
+def run_import(
+    store: Store,
+    data: bytes,
+    filename: str,
+    units: Sequence[UnitRef],
+    division: str = "2025",
+    actor: str = "import",
+    dry_run: bool = False,
+    today: dt.date | None = None,
+) -> ImportResult:
+    """Import a status file: every row valid, then all changes in one transaction.
+
+    Parameters
+    ----------
+    units:
+        The units of `division` that rows may name.
+    dry_run:
+        Validate and report what would change; never write.
+
+    Returns
+    -------
+    ImportResult
+        Counts of created, updated and unchanged records.
+
+    Raises
+    ------
+    ImportFailed
+        When any row has a problem (`details` lists them all); nothing is written.
+    """
+    cells = read_cells(data, filename)
+    parsed, warnings = parse_rows(cells, filename, UnitIndex(units), division)
+    today = today or dt.date.today()
+    sample = is_sample(data)
+    current = store.records(division)
+    result = ImportResult(
+        filename, division, len(parsed), dry_run=dry_run, sample=sample, warnings=warnings
+    )
+    changes: list[Change] = []
+    for row in parsed:
+        existing = current.get(row.record.code)
+        if existing is not None and existing.record.content() == row.record.content():
+            result.unchanged += 1
+            continue
+        if existing is None:
+            result.created += 1
+        else:
+            result.updated += 1
+        changes.append(
+            Change(
+                record=row.record,
+                old=existing.record if existing else None,
+                effective_on=row.record.effective_on(today),
+                expected_version=existing.version if existing else None,
+            )
+        )
+        result.changes.append(
+            {
+                "row": row.row,
+                "code": row.unit.code,
+                "name": full_name(row.unit.kind, row.unit.name),
+                "old_status": existing.record.status if existing else None,
+                "new_status": row.record.status,
+            }
+        )
+    if not dry_run and changes:
+        store.apply(changes, actor=actor, source=f"import:{filename}", sample=sample)
+    LOGGER.info(
+        "import %s: %d created, %d updated, %d unchanged%s",
+        filename,
+        result.created,
+        result.updated,
+        result.unchanged,
+        " (dry run)" if dry_run else "",
+    )
+    return result
+
+
+def export_rows(store: Store, units: Sequence[UnitRef], division: str) -> list[list[str]]:
+    """Return the header and one row per record, in unit-code order, for CSV or XLSX."""
+    by_code = {u.code: u for u in units}
+    rows: list[list[str]] = [list(HEADERS)]
+    for code, stored in sorted(store.records(division).items()):
+        rec = stored.record
+        unit = by_code.get(code)
+        rows.append(
+            [
+                code,
+                unit.name if unit else "",
+                unit.kind if unit else "",
+                rec.status,
+                rec.designated_on.isoformat() if rec.designated_on else "",
+                rec.target_on.isoformat() if rec.target_on else "",
+                rec.transformed_on.isoformat() if rec.transformed_on else "",
+                rec.unit,
+                "; ".join(rec.problems),
+                rec.notes,
+            ]
+        )
+    return rows
+
+
+def write_export(rows: list[list[str]], out) -> None:
+    """Write export rows to a .csv (UTF-8 with BOM, for Excel) or .xlsx path."""
+    from pathlib import Path
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        with out.open("w", encoding="utf-8-sig", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+    elif suffix == ".xlsx":
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "status"
+        for r in rows:
+            ws.append(r)
+        wb.save(out)
+    else:
+        from geo_app.errors import BadRequest
+
+        raise BadRequest(f"{out.name}: export to .csv or .xlsx")
+
+
+def unit_refs(units) -> list[UnitRef]:
+    """Return UnitRefs for the rows of a boundary GeoDataFrame (code, name, kind)."""
+    return [
+        UnitRef(c, n, k)
+        for c, n, k in zip(units["code"], units["name"], units["kind"], strict=True)
+    ]

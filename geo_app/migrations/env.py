@@ -1,0 +1,10 @@
+"""Alembic environment: runs on the connection `Store.upgrade` hands over."""
+
+from alembic import context
+
+from geo_app.store import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

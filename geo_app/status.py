@@ -1,0 +1,209 @@
+"""Statuses, their fixed colours, records and the figures computed from them (pure rules).
+
+The palette is documented here and only here. Colours are fixed (never computed from data)
+and taken from the Okabe–Ito set, which stays distinct for the common colour-vision
+deficiencies; printed exports also hatch the two grave statuses so a greyscale copy reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from geo_app.names import match_key
+
+
+@dataclass(frozen=True)
+class Status:
+    code: str
+    label_vi: str
+    label_en: str
+    color: str  # fill colour, hex
+    hatch: str  # matplotlib hatch pattern for printed exports ("" = none)
+    gravity: int  # higher = graver; the roll-up keeps the gravest
+
+
+HOTSPOT = "hotspot"
+IN_PROGRESS = "in_progress"
+TRANSFORMED = "transformed"
+RELAPSED = "relapsed"
+NOT_LISTED = "not_listed"
+
+#: The statuses in legend order. ``not_listed`` is what a unit without a record shows.
+STATUSES: tuple[Status, ...] = (
+    Status(HOTSPOT, "Trọng điểm, phức tạp", "Hotspot", "#D55E00", "//", 3),  # vermillion
+    Status(IN_PROGRESS, "Đang chuyển hóa", "Being transformed", "#E69F00", "", 2),  # orange
+    Status(TRANSFORMED, "Đã chuyển hóa", "Transformed", "#009E73", "", 1),  # bluish green
+    Status(RELAPSED, "Phức tạp trở lại", "Relapsed", "#CC79A7", "xx", 4),  # reddish purple
+    Status(NOT_LISTED, "Không thuộc diện", "Not listed", "#E8E8E8", "", 0),  # neutral grey
+)
+BY_CODE: dict[str, Status] = {s.code: s for s in STATUSES}
+#: Statuses a record can hold (a record never says "not listed": it is deleted instead).
+RECORD_STATUSES = (HOTSPOT, IN_PROGRESS, TRANSFORMED, RELAPSED)
+OUTLINE_COLOR = "#404040"
+
+_BY_KEY: dict[str, str] = {}
+for _s in STATUSES:
+    for _text in (_s.code, _s.label_vi, _s.label_en):
+        _BY_KEY[match_key(_text)] = _s.code
+    _BY_KEY[match_key(_s.code.replace("_", " "))] = _s.code
+
+
+def parse_status(text: str) -> str:
+    """Return the status code for a code or label, in either language ("Đã chuyển hoá" too).
+
+    Raises
+    ------
+    ValueError
+        When the text names no status; the message lists the accepted values.
+    """
+    code = _BY_KEY.get(match_key(text or ""))
+    if code is None or code == NOT_LISTED:
+        accepted = ", ".join(f"{s.code} / {s.label_vi}" for s in STATUSES if s.code != NOT_LISTED)
+        raise ValueError(f"unknown status; use one of: {accepted}")
+    return code
+
+
+def label(code: str, lang: str = "vi") -> str:
+    """Return the label of a status code in `lang` ("vi" or "en")."""
+    s = BY_CODE[code]
+    return s.label_en if lang == "en" else s.label_vi
+
+
+_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_VN = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """Return a date from ISO (2023-05-19), dd/mm/yyyy (19/05/2023) or a spreadsheet date.
+
+    Raises
+    ------
+    ValueError
+        When the value is not a real date in one of those forms.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        if _ISO.match(text):
+            return dt.date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
+        m = _VN.match(text)
+        if m:
+            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    except ValueError as exc:
+        raise ValueError(f"not a real date ({exc})") from None
+    raise ValueError("not a date; write YYYY-MM-DD or dd/mm/yyyy")
+
+
+def format_date(value: dt.date | None, lang: str = "vi") -> str:
+    """Return dd/mm/yyyy in Vietnamese, ISO in English; "" for no date."""
+    if value is None:
+        return ""
+    return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
+
+
+@dataclass
+class Record:
+    """The status record of one unit of one division."""
+
+    code: str
+    status: str
+    division: str = "2025"
+    designated_on: dt.date | None = None
+    target_on: dt.date | None = None
+    transformed_on: dt.date | None = None
+    unit: str = ""
+    problems: list[str] = field(default_factory=list)
+    notes: str = ""
+
+    def content(self) -> dict[str, Any]:
+        """Return the fields that an import or edit may change (for comparing and history)."""
+        out = asdict(self)
+        for key in ("designated_on", "target_on", "transformed_on"):
+            out[key] = out[key].isoformat() if out[key] else None
+        out["problems"] = list(self.problems)
+        return out
+
+    @classmethod
+    def from_content(cls, data: dict[str, Any]) -> Record:
+        """Build a record from `content()` output."""
+        kwargs = {f.name: data.get(f.name) for f in fields(cls) if f.name in data}
+        for key in ("designated_on", "target_on", "transformed_on"):
+            kwargs[key] = parse_date(kwargs.get(key))
+        kwargs["problems"] = list(kwargs.get("problems") or [])
+        kwargs["unit"] = kwargs.get("unit") or ""
+        kwargs["notes"] = kwargs.get("notes") or ""
+        return cls(**kwargs)
+
+    def effective_on(self, default: dt.date) -> dt.date:
+        """Return the date this record's status took effect, as far as its fields say."""
+        if self.status == TRANSFORMED and self.transformed_on:
+            return self.transformed_on
+        if self.status == HOTSPOT and self.designated_on:
+            return self.designated_on
+        return default
+
+
+def split_problems(text: str) -> list[str]:
+    """Split a problems cell ("ma túy; trộm cắp") into a list of trimmed items."""
+    return [p.strip() for p in re.split(r"[;\n]", text or "") if p.strip()]
+
+
+def summary(statuses: Iterable[str], total_units: int) -> dict[str, Any]:
+    """Return the figures: count per status, units listed, % transformed of listed.
+
+    Parameters
+    ----------
+    statuses:
+        The current status of every unit that has a record.
+    total_units:
+        Number of units in the boundary set (the rest are "not listed").
+    """
+    counts = {s: 0 for s in RECORD_STATUSES}
+    for s in statuses:
+        counts[s] += 1
+    listed = sum(counts.values())
+    counts[NOT_LISTED] = max(total_units - listed, 0)
+    pct = round(100.0 * counts[TRANSFORMED] / listed, 1) if listed else 0.0
+    return {
+        "units": total_units,
+        "listed": listed,
+        "counts": counts,
+        "transformed_pct": pct,
+    }
+
+
+def join_units(units, records: dict[str, Any], lang: str = "vi"):
+    """Return a copy of `units` with each unit's current status joined by code.
+
+    Parameters
+    ----------
+    units:
+        GeoDataFrame with at least a ``code`` column (display geometry).
+    records:
+        Current records by code: `Record` objects or objects with a ``record`` attribute.
+
+    Returns
+    -------
+    GeoDataFrame
+        With ``status`` (``not_listed`` when there is no record) and ``status_label`` columns.
+    """
+    out = units.copy()
+    statuses = []
+    for code in out["code"]:
+        rec = records.get(code)
+        rec = getattr(rec, "record", rec)
+        statuses.append(rec.status if rec is not None else NOT_LISTED)
+    out["status"] = statuses
+    out["status_label"] = [label(s, lang) for s in statuses]
+    return out
