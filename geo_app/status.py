@@ -45,22 +45,31 @@ BY_CODE: dict[str, Status] = {s.code: s for s in STATUSES}
 RECORD_STATUSES = (HOTSPOT, IN_PROGRESS, TRANSFORMED, RELAPSED)
 OUTLINE_COLOR = "#404040"
 
+_PUNCT = re.compile(r"[\s,.;:_\-–—]+")
+
+
+def _status_key(text: str) -> str:
+    return match_key(_PUNCT.sub(" ", text))
+
+
 _BY_KEY: dict[str, str] = {}
 for _s in STATUSES:
     for _text in (_s.code, _s.label_vi, _s.label_en):
-        _BY_KEY[match_key(_text)] = _s.code
-    _BY_KEY[match_key(_s.code.replace("_", " "))] = _s.code
+        _BY_KEY[_status_key(_text)] = _s.code
 
 
 def parse_status(text: str) -> str:
-    """Return the status code for a code or label, in either language ("Đã chuyển hoá" too).
+    """Return the status code for a code or label, in either language.
+
+    Case, tone-mark placement and punctuation are ignored: "Đã chuyển hoá", "in progress" and
+    "Trọng điểm phức tạp" are accepted.
 
     Raises
     ------
     ValueError
         When the text names no status; the message lists the accepted values.
     """
-    code = _BY_KEY.get(match_key(text or ""))
+    code = _BY_KEY.get(_status_key(text or ""))
     if code is None or code == NOT_LISTED:
         accepted = ", ".join(f"{s.code} / {s.label_vi}" for s in STATUSES if s.code != NOT_LISTED)
         raise ValueError(f"unknown status; use one of: {accepted}")

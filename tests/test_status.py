@@ -1,0 +1,61 @@
+import datetime as dt
+
+import pytest
+
+from geo_app import status
+
+
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("hotspot", "hotspot"),
+        ("Trọng điểm, phức tạp", "hotspot"),
+        ("TRỌNG ĐIỂM PHỨC TẠP", "hotspot"),
+        ("in progress", "in_progress"),
+        ("Đang chuyển hoá", "in_progress"),
+        ("Đã chuyển hóa", "transformed"),
+        ("Phức tạp trở lại", "relapsed"),
+        ("Relapsed", "relapsed"),
+    ],
+)
+def test_status_codes_and_labels_parse(text, code):
+    assert status.parse_status(text) == code
+
+
+@pytest.mark.parametrize("text", ["", "Không thuộc diện", "not_listed", "Da chuyen hoa", "x"])
+def test_unknown_status_lists_the_accepted_values(text):
+    with pytest.raises(ValueError, match="Đã chuyển hóa"):
+        status.parse_status(text)
+
+
+def test_dates():
+    assert status.parse_date("19/05/2023") == dt.date(2023, 5, 19)
+    assert status.parse_date("2023-5-9") == dt.date(2023, 5, 9)
+    assert status.parse_date(dt.datetime(2023, 5, 19, 8)) == dt.date(2023, 5, 19)
+    assert status.parse_date(" ") is None
+    for bad in ("29/02/2023", "2023-13-01", "19.05.2023", "May 2023"):
+        with pytest.raises(ValueError):
+            status.parse_date(bad)
+    assert status.format_date(dt.date(2023, 5, 9)) == "09/05/2023"
+    assert status.format_date(dt.date(2023, 5, 9), "en") == "2023-05-09"
+
+
+def test_palette_is_fixed_distinct_and_hatches_the_grave_statuses():
+    colors = [s.color for s in status.STATUSES]
+    assert len(set(colors)) == len(colors) == 5
+    assert {s.code for s in status.STATUSES if s.hatch} == {"hotspot", "relapsed"}
+    assert status.BY_CODE["not_listed"].label_vi == "Không thuộc diện"
+
+
+def test_summary_counts_and_percentage():
+    fig = status.summary(["transformed", "hotspot", "hotspot", "in_progress"], 166)
+    assert fig["listed"] == 4
+    assert fig["counts"] == {
+        "hotspot": 2,
+        "in_progress": 1,
+        "transformed": 1,
+        "relapsed": 0,
+        "not_listed": 162,
+    }
+    assert fig["transformed_pct"] == 25.0
+    assert status.summary([], 10)["transformed_pct"] == 0.0
