@@ -19,7 +19,7 @@ from typing import Any
 from geo_app.config import SAMPLE_STATUS_FILE
 from geo_app.errors import ImportFailed
 from geo_app.names import canonical_kind, full_name, match_key, nfc, split_kind
-from geo_app.status import Record, parse_date, parse_status, split_problems
+from geo_app.status import Record, parse_date, parse_status, split_problems, transition
 from geo_app.store import Change, Store
 
 LOGGER = logging.getLogger(__name__)
@@ -49,9 +49,12 @@ VI_HEADERS: dict[str, tuple[str, ...]] = {
     "unit": ("Đơn vị phụ trách", "Đơn vị"),
     "problems": ("Vấn đề", "Loại vấn đề", "Vấn đề phức tạp"),
     "notes": ("Ghi chú",),
+    "effective_on": ("Ngày hiệu lực",),
 }
+#: Optional columns beyond the export's: the date the row's status took effect.
+EXTRA_HEADERS = ("effective_on",)
 _HEADER_KEYS: dict[str, str] = {}
-for _field in HEADERS:
+for _field in HEADERS + EXTRA_HEADERS:
     _HEADER_KEYS[match_key(_field)] = _field
     _HEADER_KEYS[match_key(_field.replace("_", " "))] = _field
     for _vi in VI_HEADERS[_field]:
@@ -78,6 +81,7 @@ class ParsedRow:
     row: int
     unit: UnitRef
     record: Record
+    effective_on: dt.date | None = None
 
 
 @dataclass
@@ -398,12 +402,13 @@ def parse_rows(
             except ValueError as exc:
                 problems.append(problem(n, "status", status_text, str(exc)))
         dates: dict[str, dt.date | None] = {}
-        for fld in ("designated_on", "target_on", "transformed_on"):
+        for fld in ("designated_on", "target_on", "transformed_on", "effective_on"):
             value = get(fld)
             try:
                 dates[fld] = parse_date(value)
             except ValueError as exc:
                 problems.append(problem(n, fld, _cell_text(value), str(exc)))
+        effective_on = dates.pop("effective_on")
         if (
             dates.get("designated_on")
             and dates.get("transformed_on")
@@ -440,7 +445,7 @@ def parse_rows(
             notes=_cell_text(get("notes")),
             **dates,
         )
-        parsed.append(ParsedRow(n, unit, record))
+        parsed.append(ParsedRow(n, unit, record, effective_on))
     if problems:
         raise _fail(filename, problems)
     return parsed, warnings
@@ -486,12 +491,15 @@ def run_import(
     today = today or dt.date.today()
     sample = is_sample(data)
     current = store.records(division)
+    last_effective = store.last_effective(division)
     result = ImportResult(
         filename, division, len(parsed), dry_run=dry_run, sample=sample, warnings=warnings
     )
     changes: list[Change] = []
     for row in parsed:
         existing = current.get(row.record.code)
+        if existing is not None:  # a transformed unit turning complex again is a relapse
+            row.record.status = transition(existing.record.status, row.record.status)
         if existing is not None and existing.record.content() == row.record.content():
             result.unchanged += 1
             continue
@@ -503,7 +511,12 @@ def run_import(
             Change(
                 record=row.record,
                 old=existing.record if existing else None,
-                effective_on=row.record.effective_on(today),
+                # a unit's history never goes back in time: a change takes effect no earlier
+                # than the unit's last one
+                effective_on=max(
+                    row.effective_on or row.record.effective_on(today),
+                    last_effective.get(row.record.code, dt.date.min),
+                ),
                 expected_version=existing.version if existing else None,
             )
         )

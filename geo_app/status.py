@@ -216,3 +216,77 @@ def join_units(units, records: dict[str, Any], lang: str = "vi"):
     out["status"] = statuses
     out["status_label"] = [label(s, lang) for s in statuses]
     return out
+
+
+def transition(old: str | None, new: str) -> str:
+    """Return the status to record when a unit goes from `old` to `new`.
+
+    A transformed (or already relapsed) unit that turns hotspot or in progress again is
+    recorded as relapsed: the programme counts every unit that turns complex after its
+    transformation.
+    """
+    if old in (TRANSFORMED, RELAPSED) and new in (HOTSPOT, IN_PROGRESS):
+        return RELAPSED
+    return new
+
+
+@dataclass(frozen=True)
+class Event:
+    """One dated change of one unit's record (a history entry)."""
+
+    id: int
+    code: str
+    effective_on: dt.date
+    status: str
+    content: dict[str, Any] | None = None
+
+
+def state_as_of(events: Iterable[Event], day: dt.date) -> dict[str, Event]:
+    """Return, per unit, the event in force on `day`.
+
+    That is the event with the latest ``effective_on`` not after `day`; of several on one date,
+    the one recorded last (highest id).
+    """
+    best: dict[str, Event] = {}
+    for e in events:
+        if e.effective_on > day:
+            continue
+        cur = best.get(e.code)
+        if cur is None or (e.effective_on, e.id) > (cur.effective_on, cur.id):
+            best[e.code] = e
+    return best
+
+
+def month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Return the last day of every month from `first`'s month to `last`'s month."""
+    out = []
+    y, m = first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
+        out.append(dt.date(ny, nm, 1) - dt.timedelta(days=1))
+        y, m = ny, nm
+    return out
+
+
+def trend(events: list[Event], today: dt.date) -> list[dict[str, Any]]:
+    """Return the count per status at each month's end, from the first event to `today`.
+
+    The last point is `today` itself when the month has not ended.
+    """
+    if not events:
+        return []
+    ordered = sorted(events, key=lambda e: (e.effective_on, e.id))
+    days = [d for d in month_ends(ordered[0].effective_on, today) if d < today] + [today]
+    points = []
+    current: dict[str, Event] = {}
+    i = 0
+    for day in days:
+        while i < len(ordered) and ordered[i].effective_on <= day:
+            e = ordered[i]
+            current[e.code] = e
+            i += 1
+        counts = {s: 0 for s in RECORD_STATUSES}
+        for e in current.values():
+            counts[e.status] += 1
+        points.append({"date": day.isoformat(), "counts": counts})
+    return points

@@ -32,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from geo_app.errors import GeoAppError, StoreUnavailable
-from geo_app.status import Record
+from geo_app.status import Event, Record
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -97,6 +97,53 @@ class HistoryEntry(Base):
     note: Mapped[str] = mapped_column(Text, nullable=False, default="")
     old: Mapped[dict | None] = mapped_column(JSON)
     new: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Assignment(Base):
+    """A unit an officer may edit."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("username", "division", "code", name="uq_assignment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    division: Mapped[str] = mapped_column(String(32), nullable=False)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class AuditEntry(Base):
+    """One write of any kind (status change, user administration...): append-only."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(512), nullable=False)
+    target: Mapped[str] = mapped_column(String(128), nullable=False)
+    details: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    success: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
 
 @dataclass
@@ -237,6 +284,254 @@ class Store:
 
         return self._guard(run)
 
+    def events(self, division: str) -> list[Event]:
+        """Return every history entry of `division` as dated events, oldest first."""
+
+        def run():
+            with self.session() as s:
+                rows = s.execute(
+                    select(
+                        HistoryEntry.id,
+                        HistoryEntry.code,
+                        HistoryEntry.effective_on,
+                        HistoryEntry.new_status,
+                        HistoryEntry.new,
+                    )
+                    .where(HistoryEntry.division == division)
+                    .order_by(HistoryEntry.id)
+                )
+                return [Event(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+        return self._guard(run)
+
+    def last_effective(self, division: str) -> dict[str, dt.date]:
+        """Return, per unit, the latest effective date in its history."""
+
+        def run():
+            with self.session() as s:
+                rows = s.execute(
+                    select(HistoryEntry.code, func.max(HistoryEntry.effective_on))
+                    .where(HistoryEntry.division == division)
+                    .group_by(HistoryEntry.code)
+                )
+                return {code: day for code, day in rows}
+
+        return self._guard(run)
+
+    # -- users, assignments, audit -----------------------------------------------------
+    def _audit(
+        self, s: Session, actor: str, action: str, source: str, target: str, details: dict[str, Any]
+    ) -> None:
+        s.add(
+            AuditEntry(
+                at=utcnow(),
+                actor=actor,
+                action=action,
+                source=source,
+                target=target,
+                details=details,
+            )
+        )
+
+    def add_user(
+        self, username: str, password_hash: str, role: str, actor: str, source: str
+    ) -> None:
+        """Create a user.
+
+        Raises
+        ------
+        Conflict
+            When the name is taken.
+        """
+
+        def run():
+            with self.session() as s, s.begin():
+                if s.scalar(select(User.id).where(User.username == username)) is not None:
+                    raise Conflict(f"user {username!r} already exists")
+                s.add(
+                    User(
+                        username=username,
+                        password_hash=password_hash,
+                        role=role,
+                        disabled=False,
+                        created_at=utcnow(),
+                    )
+                )
+                self._audit(s, actor, "user.add", source, username, {"role": role})
+
+        self._guard(run)
+
+    def user(self, username: str) -> dict[str, Any] | None:
+        """Return a user as a dict (with its password hash), or None."""
+
+        def run():
+            with self.session() as s:
+                u = s.scalar(select(User).where(User.username == username))
+                return _user_dict(u) if u else None
+
+        return self._guard(run)
+
+    def users(self) -> list[dict[str, Any]]:
+        def run():
+            with self.session() as s:
+                return [_user_dict(u) for u in s.scalars(select(User).order_by(User.username))]
+
+        return self._guard(run)
+
+    def update_user(self, username: str, actor: str, source: str, **changes: Any) -> None:
+        """Change a user's role, password hash or disabled flag (one audit entry).
+
+        Raises
+        ------
+        NotFound
+            When there is no such user.
+        """
+        from geo_app.errors import NotFound
+
+        allowed = {"role", "password_hash", "disabled"}
+        if not changes or set(changes) - allowed:
+            raise ValueError(f"update_user takes {allowed}")
+
+        def run():
+            with self.session() as s, s.begin():
+                u = s.scalar(select(User).where(User.username == username))
+                if u is None:
+                    raise NotFound(f"no user named {username!r}")
+                for key, value in changes.items():
+                    setattr(u, key, value)
+                shown = {k: v for k, v in changes.items() if k != "password_hash"}
+                if "password_hash" in changes:
+                    shown["password"] = "changed"
+                action = "user.disable" if changes.get("disabled") else "user.update"
+                self._audit(s, actor, action, source, username, shown)
+
+        self._guard(run)
+
+    def set_assignments(
+        self, username: str, division: str, codes: list[str], actor: str, source: str
+    ) -> None:
+        """Replace the units assigned to `username` in `division` (one audit entry)."""
+
+        def run():
+            with self.session() as s, s.begin():
+                old = set(
+                    s.scalars(
+                        select(Assignment.code).where(
+                            Assignment.username == username, Assignment.division == division
+                        )
+                    )
+                )
+                new = set(codes)
+                for code in old - new:
+                    s.execute(
+                        Assignment.__table__.delete().where(
+                            Assignment.username == username,
+                            Assignment.division == division,
+                            Assignment.code == code,
+                        )
+                    )
+                for code in sorted(new - old):
+                    s.add(Assignment(username=username, division=division, code=code))
+                self._audit(
+                    s,
+                    actor,
+                    "user.assign",
+                    source,
+                    username,
+                    {
+                        "division": division,
+                        "added": sorted(new - old),
+                        "removed": sorted(old - new),
+                    },
+                )
+
+        self._guard(run)
+
+    def assignments(self, username: str, division: str) -> set[str]:
+        def run():
+            with self.session() as s:
+                return set(
+                    s.scalars(
+                        select(Assignment.code).where(
+                            Assignment.username == username, Assignment.division == division
+                        )
+                    )
+                )
+
+        return self._guard(run)
+
+    def audit_entries(
+        self,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return audit entries, newest first, filtered by the given values."""
+
+        def run():
+            q = select(AuditEntry).order_by(AuditEntry.id.desc())
+            if actor:
+                q = q.where(AuditEntry.actor == actor)
+            if action:
+                q = q.where(AuditEntry.action.startswith(action))
+            if target:
+                q = q.where(AuditEntry.target.contains(target))
+            if since:
+                q = q.where(AuditEntry.at >= since)
+            if until:
+                q = q.where(AuditEntry.at < until)
+            if limit:
+                q = q.limit(limit)
+            with self.session() as s:
+                return [
+                    {
+                        "id": a.id,
+                        "at": a.at.isoformat(),
+                        "actor": a.actor,
+                        "action": a.action,
+                        "source": a.source,
+                        "target": a.target,
+                        "details": a.details,
+                    }
+                    for a in s.scalars(q)
+                ]
+
+        return self._guard(run)
+
+    def record_login(self, username: str, address: str, success: bool) -> None:
+        def run():
+            with self.session() as s, s.begin():
+                s.add(
+                    LoginAttempt(
+                        at=utcnow(), username=username[:64], address=address[:64], success=success
+                    )
+                )
+
+        self._guard(run)
+
+    def login_failures(
+        self, since: dt.datetime, username: str | None = None, address: str | None = None
+    ) -> int:
+        """Count failed logins since `since` for an account or from an address."""
+
+        def run():
+            q = (
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+            )
+            if username is not None:
+                q = q.where(LoginAttempt.username == username)
+            if address is not None:
+                q = q.where(LoginAttempt.address == address)
+            with self.session() as s:
+                return int(s.scalar(q))
+
+        return self._guard(run)
+
     # -- writes ------------------------------------------------------------------------
     def apply(self, changes: list[Change], actor: str, source: str, sample: bool = False) -> int:
         """Write `changes` and one history entry each, all in one transaction.
@@ -267,6 +562,21 @@ class Store:
                             note=ch.note,
                             old=ch.old.content() if ch.old else None,
                             new=ch.record.content(),
+                        )
+                    )
+                    s.add(
+                        AuditEntry(
+                            at=now,
+                            actor=actor,
+                            action="status.update" if ch.old else "status.create",
+                            source=source,
+                            target=f"{ch.record.division}:{ch.record.code}",
+                            details={
+                                "old_status": ch.old.status if ch.old else None,
+                                "new_status": ch.record.status,
+                                "effective_on": ch.effective_on.isoformat(),
+                                "note": ch.note,
+                            },
                         )
                     )
             return len(changes)
@@ -306,6 +616,16 @@ def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
     )
     if result.rowcount != 1:
         raise Conflict(f"unit {rec.code} was changed meanwhile; reload and try again")
+
+
+def _user_dict(u: User) -> dict[str, Any]:
+    return {
+        "username": u.username,
+        "role": u.role,
+        "disabled": bool(u.disabled),
+        "created_at": u.created_at.isoformat(),
+        "password_hash": u.password_hash,
+    }
 
 
 def _stored(row: StatusRecord) -> StoredRecord:

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from geo_app import boundaries, config
 from geo_app.errors import GeoAppError
-from geo_app.store import StoredRecord, Store
+from geo_app.store import Store, StoredRecord
 
 LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -46,8 +46,10 @@ def services() -> Services:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz" or (
-        request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/")
+        or request.path == "/healthz"
+        or (request.accept_mimetypes.best == "application/json")
     )
 
 

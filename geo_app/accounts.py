@@ -1,0 +1,72 @@
+"""Roles, what each may do, and password hashing (pure rules, no database, no Flask)."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from geo_app.errors import BadRequest
+
+#: Roles and their permissions. An officer may edit only the units assigned to them.
+ROLES: dict[str, frozenset[str]] = {
+    "commander": frozenset({"read", "export"}),
+    "officer": frozenset({"read", "edit_assigned"}),
+    "staff": frozenset({"read", "export", "import"}),
+    "admin": frozenset({"read", "export", "import", "edit_any", "edit_assigned", "admin"}),
+}
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 10
+
+_hasher = PasswordHasher()
+#: A hash checked when the user does not exist, so both cases take the same time.
+_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+def can(role: str | None, permission: str) -> bool:
+    """Tell whether `role` has `permission`."""
+    return permission in ROLES.get(role or "", frozenset())
+
+
+def check_role(role: str) -> str:
+    """Return `role` if it exists.
+
+    Raises
+    ------
+    BadRequest
+        Naming the roles that exist.
+    """
+    if role not in ROLES:
+        raise BadRequest(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
+    return role
+
+
+def check_username(name: str) -> str:
+    """Return `name` if it is a valid user name (lower-case letters, digits, . _ -)."""
+    if not USERNAME.match(name or ""):
+        raise BadRequest(
+            f"invalid user name {name!r}: 2 to 64 lower-case letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+def hash_password(password: str) -> str:
+    """Return an argon2id hash of `password`.
+
+    Raises
+    ------
+    BadRequest
+        When the password is shorter than `MIN_PASSWORD` characters.
+    """
+    if len(password or "") < MIN_PASSWORD:
+        raise BadRequest(f"the password must have at least {MIN_PASSWORD} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Tell whether `password` matches; takes as long when there is no such user."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
