@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from geo_app import boundaries, config, importer
+from geo_app import accounts, boundaries, config, importer
 from geo_app.errors import GeoAppError
 from geo_app.store import Store
 
@@ -256,6 +256,79 @@ def status_export(ctx: Context, out: Path) -> None:
     except GeoAppError as exc:
         _fail(exc, False)
     click.echo(f"{len(rows) - 1} records written to {out}")
+
+
+# -- users ---------------------------------------------------------------------------------
+@main.group()
+def users() -> None:
+    """User accounts (every change is audited)."""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(sorted(accounts.ROLES)))
+@pass_ctx
+def users_add(ctx: Context, name: str, role: str) -> None:
+    """Create a user; the password is read from a prompt, or from stdin when piped."""
+    try:
+        accounts.check_username(name)
+        password_hash = accounts.hash_password(_read_password())
+        ctx.store.add_user(name, password_hash, role, actor="cli", source="cli")
+    except GeoAppError as exc:
+        _fail(exc, False)
+    click.echo(f"user {name} added with role {role}")
+
+
+@users.command("list")
+@pass_ctx
+def users_list(ctx: Context) -> None:
+    """List users with their role and state."""
+    try:
+        rows = ctx.store.users()
+    except GeoAppError as exc:
+        _fail(exc, False)
+    for u in rows:
+        state = "disabled" if u["disabled"] else "active"
+        click.echo(f"{u['username']:<24} {u['role']:<10} {state}")
+
+
+@users.command("disable")
+@click.argument("name")
+@pass_ctx
+def users_disable(ctx: Context, name: str) -> None:
+    """Disable a user: they can no longer log in."""
+    try:
+        ctx.store.update_user(name, actor="cli", source="cli", disabled=True)
+    except GeoAppError as exc:
+        _fail(exc, False)
+    click.echo(f"user {name} disabled")
+
+
+@users.command("assign")
+@click.argument("name")
+@click.argument("codes", nargs=-1)
+@pass_ctx
+def users_assign(ctx: Context, name: str, codes: tuple[str, ...]) -> None:
+    """Set the units an officer may edit (replaces their current list)."""
+    try:
+        if ctx.store.user(name) is None:
+            raise GeoAppError(f"no user named {name!r}")
+        known = {u.code for u in ctx.units()}
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise GeoAppError(f"unknown unit code(s): {', '.join(unknown)}")
+        ctx.store.set_assignments(name, ctx.settings["DIVISION"], list(codes), actor="cli",
+                                  source="cli")
+    except GeoAppError as exc:
+        _fail(exc, False)
+    click.echo(f"{name} is assigned {len(codes)} unit(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,3 +41,37 @@ def test_user_administration_is_audited(store):
     actions = [a["action"] for a in store.audit_entries()]
     assert actions == ["user.disable", "user.assign", "user.assign", "user.add"]
     assert all("password" not in str(a["details"]) for a in store.audit_entries())
+
+
+def test_users_cli(tmp_path, monkeypatch, thanh_hoa):
+    from click.testing import CliRunner
+
+    from geo_app.cli import main
+
+    monkeypatch.setenv("GEO_APP_DATABASE_URL", f"sqlite:///{tmp_path / 'u.sqlite3'}")
+    monkeypatch.setenv("GEO_APP_BOUNDARIES", str(thanh_hoa))
+    run = CliRunner().invoke
+    assert run(main, ["db", "upgrade"]).exit_code == 0
+    r = run(main, ["users", "add", "chi.huy", "--role", "commander"], input="a long password\n")
+    assert r.exit_code == 0, r.output
+    r = run(main, ["users", "add", "chi.huy", "--role", "commander"], input="a long password\n")
+    assert r.exit_code == 1 and "already exists" in r.output
+    r = run(main, ["users", "add", "x", "--role", "commander"], input="a long password\n")
+    assert r.exit_code == 1 and "invalid user name" in r.output
+    r = run(main, ["users", "add", "can.bo", "--role", "officer"], input="short\n")
+    assert r.exit_code == 1 and "at least" in r.output
+    r = run(main, ["users", "add", "can.bo", "--role", "king"], input="a long password\n")
+    assert r.exit_code == 2
+    assert (
+        run(
+            main, ["users", "add", "can.bo", "--role", "officer"], input="another long one\n"
+        ).exit_code
+        == 0
+    )
+    r = run(main, ["users", "assign", "can.bo", "16522", "99999"])
+    assert r.exit_code == 1 and "99999" in r.output
+    assert run(main, ["users", "assign", "can.bo", "16522"]).exit_code == 0
+    assert run(main, ["users", "disable", "chi.huy"]).exit_code == 0
+    r = run(main, ["users", "list"])
+    assert "chi.huy" in r.output and "disabled" in r.output and "can.bo" in r.output
+    assert run(main, ["users", "disable", "ghost"]).exit_code == 1
