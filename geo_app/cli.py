@@ -104,6 +104,49 @@ def db_upgrade(ctx: Context) -> None:
     click.echo(f"database schema is current ({_safe_url(ctx.store.url)})")
 
 
+@db.command("backup")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="FILE.json or FILE.json.gz"
+)
+@pass_ctx
+def db_backup(ctx: Context, out: Path) -> None:
+    """Write every table to one JSON file (gzip when it ends in .gz), consistently."""
+    import gzip
+
+    try:
+        data = json.dumps(ctx.store.backup(), ensure_ascii=False).encode("utf-8")
+    except GeoAppError as exc:
+        _fail(exc, False)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(gzip.compress(data) if out.suffix == ".gz" else data)
+    tmp.replace(out)  # never leaves half a backup under the final name
+    click.echo(f"backup written to {out}")
+
+
+@db.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def db_restore(ctx: Context, file: Path, yes: bool) -> None:
+    """Replace the whole database with a backup, in one transaction."""
+    import gzip
+
+    try:
+        try:
+            raw = file.read_bytes()
+            data = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+        except OSError as exc:
+            raise GeoAppError(f"{file}: cannot be read ({exc})") from None
+        except (ValueError, EOFError) as exc:
+            raise GeoAppError(f"{file}: not a geo-app backup file ({exc})") from None
+        if not yes and sys.stdin.isatty():
+            click.confirm("This replaces every record, user and audit entry. Go on?", abort=True)
+        counts = ctx.store.restore(data)
+    except GeoAppError as exc:
+        _fail(exc, False)
+    click.echo("restored: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -324,8 +367,9 @@ def users_assign(ctx: Context, name: str, codes: tuple[str, ...]) -> None:
         unknown = [c for c in codes if c not in known]
         if unknown:
             raise GeoAppError(f"unknown unit code(s): {', '.join(unknown)}")
-        ctx.store.set_assignments(name, ctx.settings["DIVISION"], list(codes), actor="cli",
-                                  source="cli")
+        ctx.store.set_assignments(
+            name, ctx.settings["DIVISION"], list(codes), actor="cli", source="cli"
+        )
     except GeoAppError as exc:
         _fail(exc, False)
     click.echo(f"{name} is assigned {len(codes)} unit(s)")

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from geo_app.errors import GeoAppError, StoreUnavailable
@@ -532,6 +532,77 @@ class Store:
 
         return self._guard(run)
 
+    # -- backup and restore -----------------------------------------------------------
+    def schema_revision(self) -> str | None:
+        def run():
+            with self.engine.connect() as conn:
+                try:
+                    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+                except (OperationalError, ProgrammingError):
+                    return None
+
+        return self._guard(run)
+
+    def backup(self) -> dict[str, Any]:
+        """Return every table's rows as one JSON-ready object, read in one transaction."""
+
+        def run():
+            out: dict[str, Any] = {
+                "format": BACKUP_FORMAT,
+                "schema_revision": self.schema_revision(),
+                "made_at": utcnow().isoformat(),
+                "tables": {},
+            }
+            with self.engine.connect() as conn, conn.begin():
+                if self.engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                for table in Base.metadata.sorted_tables:
+                    rows = conn.execute(select(table).order_by(table.c.id)).mappings()
+                    out["tables"][table.name] = [_jsonable(dict(r)) for r in rows]
+            return out
+
+        return self._guard(run)
+
+    def restore(self, data: dict[str, Any]) -> dict[str, int]:
+        """Replace every table's rows with those of a backup, in one transaction.
+
+        Raises
+        ------
+        GeoAppError
+            When the backup is not one of ours or was made under another schema revision;
+            nothing is changed.
+        """
+        if not isinstance(data, dict) or data.get("format") != BACKUP_FORMAT:
+            raise GeoAppError("not a geo-app backup file")
+        if data.get("schema_revision") != self.schema_revision():
+            raise GeoAppError(
+                f"the backup has schema revision {data.get('schema_revision')}, the database "
+                f"{self.schema_revision()}; run `geo-app db upgrade` on a matching version"
+            )
+        tables = data.get("tables") or {}
+
+        def run():
+            counts: dict[str, int] = {}
+            with self.engine.begin() as conn:
+                for table in reversed(Base.metadata.sorted_tables):
+                    conn.execute(table.delete())
+                for table in Base.metadata.sorted_tables:
+                    rows = [_from_json(table, r) for r in tables.get(table.name, [])]
+                    if rows:
+                        conn.execute(table.insert(), rows)
+                    counts[table.name] = len(rows)
+                    if self.engine.dialect.name == "postgresql":
+                        conn.exec_driver_sql(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+            return counts
+
+        try:
+            return self._guard(run)
+        except (KeyError, TypeError, ValueError, StatementError) as exc:
+            raise GeoAppError(f"the backup file is damaged ({exc}); nothing was restored") from None
+
     # -- writes ------------------------------------------------------------------------
     def apply(self, changes: list[Change], actor: str, source: str, sample: bool = False) -> int:
         """Write `changes` and one history entry each, all in one transaction.
@@ -616,6 +687,28 @@ def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
     )
     if result.rowcount != 1:
         raise Conflict(f"unit {rec.code} was changed meanwhile; reload and try again")
+
+
+BACKUP_FORMAT = "geo-app-backup/1"
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        out[key] = value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+    return out
+
+
+def _from_json(table, row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for col in table.columns:
+        value = row.get(col.name)
+        if value is not None and isinstance(col.type, DateTime):
+            value = dt.datetime.fromisoformat(value)
+        elif value is not None and isinstance(col.type, Date):
+            value = dt.date.fromisoformat(value)
+        out[col.name] = value
+    return out
 
 
 def _user_dict(u: User) -> dict[str, Any]:
