@@ -290,3 +290,12 @@ def trend(events: list[Event], today: dt.date) -> list[dict[str, Any]]:
             counts[e.status] += 1
         points.append({"date": day.isoformat(), "counts": counts})
     return points
+
+
+def rollup(statuses: Iterable[str]) -> str:
+    """Return the gravest of `statuses`: relapsed > hotspot > in progress > transformed.
+
+    Used where one unit of today stands for several former units; ``not_listed`` when none
+    has a record.
+    """
+    return max(statuses, key=lambda s: BY_CODE[s].gravity, default=NOT_LISTED)

@@ -59,3 +59,17 @@ def test_summary_counts_and_percentage():
     }
     assert fig["transformed_pct"] == 25.0
     assert status.summary([], 10)["transformed_pct"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "statuses, expected",
+    [
+        (["transformed", "relapsed", "hotspot"], "relapsed"),
+        (["transformed", "hotspot", "in_progress"], "hotspot"),
+        (["transformed", "in_progress"], "in_progress"),
+        (["transformed", "transformed"], "transformed"),
+        ([], "not_listed"),
+    ],
+)
+def test_rollup_keeps_the_gravest(statuses, expected):
+    assert status.rollup(statuses) == expected
