@@ -214,7 +214,14 @@ class Store:
     def _guard(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
+            text = str(exc.orig or exc).lower()
+            if "no such table" in text or ("relation" in text and "does not exist" in text):
+                raise StoreUnavailable(
+                    "the status database has no tables yet; run `geo-app db upgrade`"
+                ) from None
+            if isinstance(exc, ProgrammingError):
+                raise
             LOGGER.warning("store unavailable: %s", exc)
             raise StoreUnavailable(
                 "the status database is unavailable; try again in a moment"

@@ -83,3 +83,26 @@ def test_unavailable_database_is_a_clear_error(tmp_path):
     s = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(StoreUnavailable, match="unavailable"):
         s.revision()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_database_never_upgraded_says_what_to_run(tmp_path, kind):
+    from geo_app.errors import StoreUnavailable
+    from geo_app.store import Store
+    from tests.conftest import _pg_store
+
+    if kind == "sqlite":
+        s, cleanup = Store(f"sqlite:///{tmp_path / 'empty.sqlite3'}"), None
+    else:
+        s, admin, schema = _pg_store()
+        cleanup = (admin, schema)
+    try:
+        with pytest.raises(StoreUnavailable, match="geo-app db upgrade"):
+            s.revision()
+    finally:
+        s.dispose()
+        if cleanup:
+            admin, schema = cleanup
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.dispose()

@@ -1,7 +1,98 @@
-"""Briefing exports: map images and PDFs drawn on the server."""
+"""Briefing exports: map images and PDFs drawn on the server.
+
+``GET /export/map.png|.pdf|.svg`` and ``GET /export/pack.pdf`` take the parameters of
+`geo_app.export.parse_options` (area, paper, orientation, dpi, lang, title, marking); a bad one
+is a 400 with a message naming it. The bytes are kept in memory per boundary set, data
+revision, day and parameters, so a status change shows in the next export at once.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
 
+from flask import Blueprint, Response, current_app, request
+
+from geo_app import export
+from geo_app.web import services
+
+LOGGER = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__)
+
+#: Rendered exports kept per app (a 300-dpi A4 PNG is about 1 MB; a full pack a few MB).
+CACHE_ENTRIES = 16
+
+
+class _Cache:
+    """A small thread-safe LRU of rendered exports."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Any, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> tuple[bytes, str] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: Any, item: tuple[bytes, str]) -> None:
+        with self._lock:
+            self._items[key] = item
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _cache() -> _Cache:
+    return current_app.extensions.setdefault("geo_app_exports", _Cache(CACHE_ENTRIES))
+
+
+def _params() -> dict[str, Any]:
+    """Return the query parameters; ``area`` may be repeated or comma-separated."""
+    params: dict[str, Any] = {}
+    for name in request.args:
+        values = request.args.getlist(name)
+        params[name] = values if name == "area" else values[-1]
+    return params
+
+
+def _send(kind: str, options: export.ExportOptions) -> Response:
+    svc = services()
+    display = svc.display()
+    revision = svc.revision()
+    key = (kind, display.key, revision, export.today(), options)
+    cache = _cache()
+    item = cache.get(key)
+    if item is None:
+        data = export.load_data(display, svc.store, svc.division, export.source_label(svc.settings))
+        if kind == "pack":
+            body = export.render_pack(data, options)
+        else:
+            body = export.render_map(data, options)
+        item = (body, export.file_name(kind, options, data.figures_date))
+        cache.put(key, item)
+        LOGGER.info("export %s rendered: %s (%d bytes)", kind, item[1], len(body))
+    body, name = item
+    response = Response(body, mimetype=export.MIME_TYPES[options.fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+@bp.get("/export/map.<fmt>")
+def map_file(fmt: str):
+    """Send the briefing map as a PNG, PDF or SVG file."""
+    return _send("map", export.parse_options(_params(), fmt))
+
+
+@bp.get("/export/pack.pdf")
+def pack_file():
+    """Send the briefing pack: the province, then a page per listed unit, in one PDF."""
+    return _send("pack", export.parse_options(_params(), "pdf"))
