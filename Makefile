@@ -30,5 +30,7 @@ test: $(STAMP) system-deps
 	$(PY) -m ruff check geo_app tests scripts
 	$(PY) -m pytest
 
-bench: $(STAMP)
-	$(PY) scripts/bench.py
+bench: $(STAMP) system-deps
+	$(PY) scripts/bench_boundaries.py
+	$(PY) scripts/bench_map.py --national --browser
+	$(PY) scripts/bench_export.py

@@ -375,5 +375,183 @@ def users_assign(ctx: Context, name: str, codes: tuple[str, ...]) -> None:
     click.echo(f"{name} is assigned {len(codes)} unit(s)")
 
 
+# -- export --------------------------------------------------------------------------------
+@main.group("export")
+def export_group() -> None:
+    """Briefing maps and packs (PNG, PDF, SVG), drawn on the server without a browser."""
+
+
+def _export_options(fn):
+    fn = click.option("--marking", default=None, help="Marking (default: LƯU HÀNH NỘI BỘ).")(fn)
+    fn = click.option("--title", default=None, help="Title (default: the standard one).")(fn)
+    fn = click.option("--lang", default=None, help="vi (default) or en.")(fn)
+    fn = click.option("--orientation", default=None, help="landscape (default) or portrait.")(fn)
+    fn = click.option("--paper", default=None, help="A4 (default), A3 or slide (16:9).")(fn)
+    fn = click.option(
+        "--area",
+        "areas",
+        multiple=True,
+        help="Unit code(s), comma-separated or repeated: that area and its neighbours.",
+    )(fn)
+    return fn
+
+
+def _export_data(ctx: Context):
+    from geo_app import export
+
+    display = boundaries.prepare_from_settings(
+        ctx.settings, progress=lambda m: click.echo(m, err=True)
+    )
+    return export.load_data(
+        display, ctx.store, ctx.settings["DIVISION"], export.source_label(ctx.settings)
+    )
+
+
+def _export_params(**values: Any) -> dict[str, Any]:
+    areas = values.pop("areas", ())
+    params = {k: v for k, v in values.items() if v is not None}
+    if areas:
+        params["area"] = list(areas)
+    return params
+
+
+@export_group.command("map")
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="FILE.png, .pdf or .svg"
+)
+@_export_options
+@click.option("--dpi", default=None, help="Resolution of a PNG, 50 to 600 (default 300).")
+@pass_ctx
+def export_map(ctx: Context, out: Path, areas, paper, orientation, lang, title, marking, dpi):
+    """Write the briefing map of the province (or of --area) as PNG, PDF or SVG."""
+    from geo_app import export
+
+    try:
+        options = export.parse_options(
+            _export_params(
+                areas=areas,
+                paper=paper,
+                orientation=orientation,
+                lang=lang,
+                title=title,
+                marking=marking,
+                dpi=dpi,
+            ),
+            export.format_of(out),
+        )
+        body = export.render_map(_export_data(ctx), options)
+        _write_out(out, body)
+    except GeoAppError as exc:
+        _fail(exc, False)
+    extra = f", {options.pixels()[0]}×{options.pixels()[1]} px" if options.fmt == "png" else ""
+    click.echo(f"{out}: {options.fmt.upper()} map, {options.paper} {options.orientation}{extra}")
+
+
+@export_group.command("pack")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="FILE.pdf")
+@_export_options
+@pass_ctx
+def export_pack(ctx: Context, out: Path, areas, paper, orientation, lang, title, marking):
+    """Write the briefing pack: the province, then a page per listed unit (or per --area)."""
+    from geo_app import export
+
+    try:
+        fmt = export.format_of(out)
+        options = export.parse_options(
+            _export_params(
+                areas=areas,
+                paper=paper,
+                orientation=orientation,
+                lang=lang,
+                title=title,
+                marking=marking,
+            ),
+            fmt,
+        )
+        data = _export_data(ctx)
+        body = export.render_pack(data, options)
+        _write_out(out, body)
+    except GeoAppError as exc:
+        _fail(exc, False)
+    pages = 1 + len(export.pack_codes(data, options))
+    click.echo(f"{out}: briefing pack, {pages} pages")
+
+
+def _write_out(out: Path, body: bytes) -> None:
+    try:
+        out.write_bytes(body)
+    except OSError as exc:
+        raise GeoAppError(f"{out}: cannot be written ({exc.strerror})") from None
+
+
+# -- serve ---------------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes (each serves 4 threads).",
+)
+@click.option("--dev", is_flag=True, help="Run Flask's development server instead (debugging).")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, workers: int, dev: bool) -> None:
+    """Serve the map and API on the configured data under gunicorn (production WSGI server)."""
+    ticker = Ticker()
+    try:  # requests never prepare geometry: do it now, with progress, if it is not cached
+        display = boundaries.prepare_from_settings(ctx.settings, progress=ticker)
+    except GeoAppError as exc:
+        ticker.close()
+        _fail(exc, False)
+    ticker.close()
+    click.echo(
+        f"{len(display.units)} units ready for display; serving on http://{host}:{port}/",
+        err=True,
+    )
+    if dev:
+        from geo_app import create_app
+        from geo_app.web import pages
+
+        app = create_app()
+        pages.warm(app)
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+        return
+    _run_gunicorn(host, port, workers)
+
+
+def _run_gunicorn(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from geo_app import create_app
+    from geo_app.web import pages
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "geo-app",
+        "control_socket_disable": True,  # no socket in the home folder; signals suffice
+    }
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            app = create_app()
+            pages.warm(app)  # each worker renders the map before its first request
+            return app
+
+    Server().run()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

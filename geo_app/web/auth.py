@@ -1,0 +1,229 @@
+"""Accounts on the web: login, logout, the login limit, roles on every route, CSRF, headers.
+
+Every route needs a logged-in user but `/login`, `/healthz` and the static assets (public
+libraries and the app's own CSS/JS, nothing about any unit). Roles are checked on the server:
+`requires(permission)` on a view, see `geo_app.accounts.ROLES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+
+from geo_app import accounts
+from geo_app.web import services, wants_json
+
+LOGGER = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+#: Endpoints open without a login.
+PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static", "pages.vendor"}
+#: Failed logins allowed in `LIMIT_WINDOW` per account, and per address.
+LIMIT_PER_ACCOUNT = 5
+LIMIT_PER_ADDRESS = 20
+LIMIT_WINDOW = dt.timedelta(minutes=15)
+
+
+class AppUser(UserMixin):
+    def __init__(self, username: str, role: str):
+        self.username = username
+        self.role = role
+
+    def get_id(self) -> str:
+        return self.username
+
+    def can(self, permission: str) -> bool:
+        return accounts.can(self.role, permission)
+
+
+@login_manager.user_loader
+def _load_user(username: str) -> AppUser | None:
+    row = services().store.user(username)
+    if row is None or row["disabled"]:
+        return None  # a disabled account is logged out at its next request
+    return AppUser(row["username"], row["role"])
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if wants_json():
+        return jsonify({"error": _("Log in first."), "status": 401}), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def requires(permission: str):
+    """Let only users whose role has `permission` reach the view (403 otherwise)."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.can(permission):
+                abort(403, description=_("Your role does not allow this."))
+            return view(*args, **kwargs)
+
+        inner.required_permission = permission
+        return inner
+
+    return wrap
+
+
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("pages.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.index")
+    return target
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form, or check the credentials it sent."""
+    message = None
+    status = 200
+    username = ""
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip().lower()[:64]
+        password = request.form.get("password") or ""
+        store = services().store
+        since = dt.datetime.now(dt.UTC) - LIMIT_WINDOW
+        address = _client_address()
+        limited = (
+            store.login_failures(since, username=username) >= LIMIT_PER_ACCOUNT
+            or store.login_failures(since, address=address) >= LIMIT_PER_ADDRESS
+        )
+        row = store.user(username) if username else None
+        ok = accounts.verify_password(row["password_hash"] if row else None, password)
+        if ok and row and not row["disabled"] and not limited:
+            store.record_login(username, address, True)
+            session.clear()
+            login_user(AppUser(row["username"], row["role"]))
+            return redirect(_safe_next(request.args.get("next")))
+        if not limited:
+            store.record_login(username or "-", address, False)
+        # one message whatever was wrong: the name, the password, the account or the limit
+        message = _(
+            "The user name or password is wrong, or there were too many attempts. "
+            "Try again later."
+        )
+        status = 429 if limited else 401
+    return render_template("login.html", message=message, username=username), status
+
+
+@bp.post("/logout")
+def logout():
+    """Log out and go back to the login page."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/api/me")
+def me():
+    """Tell who is logged in, with their role and a CSRF token for JSON requests."""
+    return jsonify(
+        {
+            "username": current_user.username,
+            "role": current_user.role,
+            "permissions": sorted(accounts.ROLES[current_user.role]),
+            "csrf_token": generate_csrf(),
+        }
+    )
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Mark the session cookie Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def _security_headers(resp):
+    tiles = services().settings["TILES"]
+    img = "'self' data:"
+    if tiles == "osm":
+        img += " https://tile.openstreetmap.org"
+    elif tiles not in ("", "none"):
+        parts = urlsplit(tiles.replace("{s}", "a"))
+        if parts.scheme and parts.netloc:
+            img += f" {parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}"
+    resp.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{g.csp_nonce}'; "
+        "style-src 'self' 'unsafe-inline'; "
+        f"img-src {img}; font-src 'self'; connect-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    )
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    return resp
+
+
+def csp_nonce() -> str:
+    """Return this request's CSP nonce, for the page's inline scripts."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def init_app(app: Flask) -> None:
+    """Install login, CSRF, role checks and security headers on `app`."""
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
+    app.session_interface = _SessionInterface()
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.before_request(csp_nonce)
+    app.before_request(_require_login)
+    app.after_request(_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.register_blueprint(bp)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        from geo_app.web import _error_response
+
+        return _error_response(400, _("The form has expired or was not sent by this site; "
+                                      "reload the page and try again."))

@@ -1,0 +1,402 @@
+/* The provincial map page: side panel, search, status filter. No library but Leaflet.
+ *
+ * The folium layer (geo_app/maps.py, StatusLayer) announces itself with the events
+ * "geoapp:layer" (map and layer exist), "geoapp:loaded" (shapes drawn), "geoapp:error", and a
+ * click on a unit sends "geoapp:select". Everything shown comes from the page's config (strings
+ * translated on the server) or from the JSON API.
+ */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("geoapp-config").textContent);
+  var T = config.text;
+  var phone = window.matchMedia("(max-width: 640px)");
+  var geo = { map: null, layer: null, byCode: {}, selected: null, request: 0 };
+
+  function $(id) { return document.getElementById(id); }
+  function field(name) { return document.querySelector('#panel [data-field="' + name + '"]'); }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  /* -- map events ------------------------------------------------------------------------- */
+  var message = $("map-message");
+  function showMessage(text, isError) {
+    message.textContent = text;
+    message.classList.toggle("error", !!isError);
+    message.hidden = false;
+  }
+
+  document.addEventListener("geoapp:layer", function (e) {
+    geo.map = e.detail.map;
+    geo.layer = e.detail.layer;
+  });
+
+  document.addEventListener("geoapp:loaded", function () {
+    geo.layer.eachLayer(function (lyr) { geo.byCode[lyr.feature.properties.code] = lyr; });
+    message.hidden = true;
+    var code = decodeURIComponent(window.location.hash.slice(1));
+    if (code && geo.byCode[code]) { select(code, { zoom: true }); }
+  });
+
+  document.addEventListener("geoapp:error", function () { showMessage(T.map_error, true); });
+
+  document.addEventListener("geoapp:select", function (e) {
+    select(e.detail.code, { zoom: false });
+  });
+
+  /* -- selection and side panel ----------------------------------------------------------- */
+  var panel = $("panel");
+  var workspace = $("workspace");
+
+  function restyle() { if (geo.layer) { geo.layer.resetStyle(); } }
+
+  function zoomTo(lyr) {
+    if (geo.map._animatingZoom) {
+      // Leaflet drops a zoom asked for during another one (e.g. the initial fit)
+      geo.map.once("zoomend", function () { zoomTo(lyr); });
+      return;
+    }
+    var options = { maxZoom: 13, animate: true };
+    if (phone.matches && !panel.hidden) {
+      options.paddingTopLeft = [24, 64];
+      options.paddingBottomRight = [24, panel.offsetHeight + 16];
+    } else {
+      options.padding = [48, 48];
+    }
+    geo.map.fitBounds(lyr.getBounds(), options);
+  }
+
+  function openPanel() {
+    var wasHidden = panel.hidden;
+    panel.hidden = false;
+    workspace.classList.add("panel-open");
+    if (wasHidden && geo.map) { geo.map.invalidateSize({ pan: false }); }
+  }
+
+  function closePanel() {
+    panel.hidden = true;
+    workspace.classList.remove("panel-open");
+    geo.selected = null;
+    if (geo.layer) { geo.layer.geoApp.selected = null; restyle(); }
+    if (geo.map) { geo.map.invalidateSize({ pan: false }); }
+    if (window.location.hash) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+
+  function setStatus(status) {
+    var badge = field("status");
+    badge.querySelector(".swatch").style.background = config.colors[status];
+    badge.querySelector(".status-text").textContent = config.labels[status];
+    badge.setAttribute("data-status", status);
+  }
+
+  function setFact(name, text) {
+    var node = field(name);
+    node.textContent = text || T.none;
+    node.classList.toggle("empty", !text);
+  }
+
+  function select(code, options) {
+    var lyr = geo.byCode[code];
+    if (!lyr) { return; }
+    var props = lyr.feature.properties;
+    geo.selected = code;
+    geo.layer.geoApp.selected = code;
+    restyle();
+    lyr.bringToFront();
+
+    field("kind").textContent = props.kind;
+    field("name").textContent = props.name;
+    field("code").textContent = props.code;
+    setStatus(geo.layer.geoAppStatusOf(lyr.feature));
+    field("record").hidden = true;
+    field("history-section").hidden = true;
+    var note = field("message");
+    note.className = "panel-note";
+    note.textContent = T.loading;
+    note.hidden = false;
+    openPanel();
+    panel.setAttribute("aria-busy", "true");
+    if (window.location.hash !== "#" + code) {
+      window.history.replaceState(null, "", "#" + encodeURIComponent(code));
+    }
+    if (options && options.zoom) { zoomTo(lyr); }
+
+    var ticket = ++geo.request;
+    fetch(config.api.unit + encodeURIComponent(code) + "?lang=" + config.lang, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin"
+    })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) { if (ticket === geo.request) { showRecord(data); } })
+      .catch(function () {
+        if (ticket !== geo.request) { return; }
+        note.textContent = T.record_error;
+        note.hidden = false;
+        panel.removeAttribute("aria-busy");
+      });
+  }
+
+  function showRecord(data) {
+    var note = field("message");
+    setStatus(data.status);
+    var rec = data.record;
+    if (!rec) {
+      note.textContent = T.no_record;
+      note.hidden = false;
+    } else if (data.sample) {
+      note.textContent = T.sample;
+      note.className = "panel-note sample";
+      note.hidden = false;
+    } else {
+      note.hidden = true;
+    }
+    if (rec) {
+      setFact("designated_on", rec.display.designated_on);
+      setFact("target_on", rec.display.target_on);
+      setFact("transformed_on", rec.display.transformed_on);
+      setFact("unit", rec.unit);
+      var problems = field("problems");
+      problems.textContent = "";
+      (rec.problems.length ? rec.problems : [T.none]).forEach(function (p) {
+        problems.appendChild(el("li", null, p));
+      });
+      setFact("notes", rec.notes);
+      field("record").hidden = false;
+    }
+    var list = field("history");
+    list.textContent = "";
+    data.history.slice().reverse().forEach(function (h) {
+      var item = el("li");
+      item.style.setProperty("--dot", config.colors[h.new_status]);
+      item.appendChild(el("time", null, h.effective_on_display)).setAttribute("datetime", h.effective_on);
+      var change = h.old_status_label && h.old_status !== h.new_status
+        ? h.old_status_label + " → " + h.new_status_label
+        : h.new_status_label;
+      item.appendChild(el("div", "change", change));
+      if (h.note) { item.appendChild(el("div", "note", h.note)); }
+      item.appendChild(el("div", "meta", T.source + ": " + h.source + " · " + T.by + " " + h.actor));
+      list.appendChild(item);
+    });
+    if (!data.history.length) { list.appendChild(el("li", "meta", T.no_history)); }
+    field("history-section").hidden = false;
+    panel.removeAttribute("aria-busy");
+    if (phone.matches && geo.byCode[data.code]) {
+      // the sheet now has its final height: keep the unit visible above it
+      var lyr = geo.byCode[data.code];
+      var box = geo.map.latLngToContainerPoint(lyr.getBounds().getCenter());
+      if (box.y > geo.map.getSize().y - panel.offsetHeight) { zoomTo(lyr); }
+    }
+  }
+
+  $("panel-close").addEventListener("click", closePanel);
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !panel.hidden && document.activeElement !== input) { closePanel(); }
+  });
+
+  /* -- search ----------------------------------------------------------------------------- */
+  var input = $("search-input");
+  var results = $("search-results");
+  var hint = $("search-hint");
+  var matches = [];
+  var active = -1;
+  var timer = null;
+  var lastQuery = null;
+  var pending = null;
+
+  function showHint(text) {
+    hint.textContent = text || "";
+    hint.hidden = !text;
+  }
+
+  function closeResults() {
+    results.hidden = true;
+    results.textContent = "";
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+
+  function renderResults() {
+    results.textContent = "";
+    matches.forEach(function (m, i) {
+      var item = el("li");
+      item.id = "search-option-" + i;
+      item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", i === active ? "true" : "false");
+      item.setAttribute("data-code", m.code);
+      item.appendChild(el("span", "swatch")).style.background =
+        config.colors[geo.layer ? geo.layer.geoApp.statuses[m.code] || "not_listed" : "not_listed"];
+      var name = el("span", "name");
+      name.appendChild(el("span", "kind", m.kind + " "));
+      name.appendChild(document.createTextNode(m.name));
+      item.appendChild(name);
+      item.appendChild(el("span", "code", m.code));
+      item.addEventListener("mousedown", function (e) { e.preventDefault(); });
+      item.addEventListener("click", function () { pick(i); });
+      results.appendChild(item);
+    });
+    results.hidden = !matches.length;
+    input.setAttribute("aria-expanded", matches.length ? "true" : "false");
+    if (active >= 0) {
+      input.setAttribute("aria-activedescendant", "search-option-" + active);
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function runSearch(query) {
+    if (query === lastQuery && pending) { return pending; }
+    lastQuery = query;
+    pending = fetch(config.api.search + "?q=" + encodeURIComponent(query) + "&limit=12", {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin"
+    })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        if (query !== input.value.trim()) { return matches; }
+        matches = data.matches;
+        active = -1;
+        renderResults();
+        showHint(matches.length ? "" : T.no_match);
+        return matches;
+      })
+      .catch(function () {
+        showHint(T.search_error);
+        return [];
+      });
+    return pending;
+  }
+
+  function pick(i) {
+    var m = matches[i];
+    if (!m) { return; }
+    input.value = m.kind + " " + m.name;
+    closeResults();
+    showHint("");
+    lastQuery = null;
+    input.blur();
+    select(m.code, { zoom: true });
+  }
+
+  function decide() {
+    if (active >= 0) { pick(active); return; }
+    var exact = matches.filter(function (m) { return m.exact; });
+    if (matches.length === 1) {
+      pick(0);
+    } else if (exact.length === 1) {
+      pick(matches.indexOf(exact[0]));
+    } else if (matches.length > 1) {
+      renderResults();
+      var head = el("li", "several", T.several);
+      head.setAttribute("role", "presentation");
+      results.insertBefore(head, results.firstChild);
+    }
+  }
+
+  input.addEventListener("input", function () {
+    var query = input.value.trim();
+    window.clearTimeout(timer);
+    if (!query) { matches = []; closeResults(); showHint(""); return; }
+    timer = window.setTimeout(function () { runSearch(query); }, 120);
+  });
+
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      if (!matches.length) { return; }
+      e.preventDefault();
+      var step = e.key === "ArrowDown" ? 1 : -1;
+      active = (active + step + matches.length) % matches.length;
+      renderResults();
+      var option = $("search-option-" + active);
+      if (option) { option.scrollIntoView({ block: "nearest" }); }
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      var query = input.value.trim();
+      if (!query) { return; }
+      window.clearTimeout(timer);
+      runSearch(query).then(decide);
+    } else if (e.key === "Escape") {
+      closeResults();
+      showHint("");
+    }
+  });
+
+  input.addEventListener("blur", function () {
+    window.setTimeout(function () { closeResults(); showHint(""); }, 150);
+  });
+  input.addEventListener("focus", function () {
+    if (matches.length && input.value.trim() === lastQuery) { renderResults(); }
+  });
+
+  /* -- status filter ---------------------------------------------------------------------- */
+  var filter = $("status-filter");
+  var legendRows = document.querySelectorAll(".legend-row");
+
+  function applyFilter(status) {
+    filter.value = status || "";
+    legendRows.forEach(function (row) {
+      row.setAttribute("aria-pressed", row.getAttribute("data-status") === status ? "true" : "false");
+    });
+    document.documentElement.setAttribute("data-filter", status || "");
+    var box = $("filter");
+    box.classList.toggle("active", !!status);
+    box.style.setProperty("--dot", status ? config.colors[status] : "transparent");
+    if (!geo.layer) { return; }
+    geo.layer.geoApp.filter = status || null;
+    restyle();
+  }
+
+  filter.addEventListener("change", function () { applyFilter(filter.value); });
+  legendRows.forEach(function (row) {
+    row.addEventListener("click", function () {
+      var status = row.getAttribute("data-status");
+      applyFilter(filter.value === status ? "" : status);
+    });
+  });
+
+  /* -- unit names on the map when zoomed in (the map reads without a base map) ------------ */
+  var LABEL_ZOOM = 10.5;
+  var MAX_LABELS = 300;
+  var labels = null;
+
+  function drawLabels() {
+    if (!geo.map || !geo.layer) { return; }
+    if (!labels) { labels = L.layerGroup().addTo(geo.map); }
+    labels.clearLayers();
+    if (geo.map.getZoom() < LABEL_ZOOM) { return; }
+    var view = geo.map.getBounds();
+    var shown = 0;
+    geo.layer.eachLayer(function (lyr) {
+      if (shown >= MAX_LABELS || !view.intersects(lyr.getBounds())) { return; }
+      var text = el("span", null, lyr.feature.properties.name);
+      labels.addLayer(L.marker(lyr.getCenter(), {
+        icon: L.divIcon({ className: "unit-label", html: text, iconSize: null }),
+        interactive: false,
+        keyboard: false
+      }));
+      shown += 1;
+    });
+  }
+
+  document.addEventListener("geoapp:loaded", function () {
+    geo.map.on("zoomend moveend", drawLabels);
+    drawLabels();
+  });
+
+  /* -- layout ----------------------------------------------------------------------------- */
+  var legend = $("legend");
+  if (phone.matches) { legend.open = false; }
+  showMessage(T.map_loading, false);
+})();

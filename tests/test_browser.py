@@ -1,0 +1,451 @@
+"""The map page as people use it: Debian's chromium, headless, driven by Playwright.
+
+One live server (a thread) and one browser profile per form factor serve the whole module.
+Every request any page makes is recorded; none may leave the app's origin.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections import Counter
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+import shapely
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from geo_app import config, create_app, importer, maps
+from geo_app.status import BY_CODE, STATUSES
+from geo_app.store import Store
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+]
+SAMPLE_COUNTS = {"hotspot": 24, "in_progress": 22, "transformed": 12, "relapsed": 4}
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: A strict policy: the app's own origin only, no inline script.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'"
+)
+#: Keeps the map and its layer where tests can reach them (the page itself exposes nothing).
+HOOK = "document.addEventListener('geoapp:layer', e => { window.__geoapp = e.detail; });"
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, cache_dir, display, units, thanh_hoa):
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = config.load(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp / 'app.sqlite3'}",
+            "BOUNDARIES": str(thanh_hoa),
+            "CACHE_DIR": str(cache_dir),
+            "SECRET_KEY": "browser-tests",
+            "TILES": "none",
+        }
+    )
+    store = Store(settings["DATABASE_URL"])
+    store.upgrade()
+    sample = config.SAMPLE_STATUS_FILE
+    importer.run_import(store, sample.read_bytes(), sample.name, units)
+    store.dispose()
+    app = create_app({**settings, "TESTING": True})
+
+    @app.after_request
+    def strict_csp(response):  # the page must work with no inline script allowed
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        return response
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(base=f"http://127.0.0.1:{server.server_port}", app=app)
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["geo_app"].store.dispose()
+
+
+@pytest.fixture(scope="module")
+def requests_made() -> list[str]:
+    """Every URL any page of the module asked for."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+def _context(playwright, profile, requests_made, **options):
+    ctx = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, **options
+    )
+    ctx.add_init_script(HOOK)
+    ctx.on("request", lambda request: requests_made.append(request.url))
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def desktop(playwright, tmp_path_factory, requests_made):
+    ctx = _context(
+        playwright,
+        tmp_path_factory.mktemp("profile-desktop"),
+        requests_made,
+        viewport={"width": 1280, "height": 800},
+    )
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def phone(playwright, tmp_path_factory, requests_made):
+    ctx = _context(
+        playwright,
+        tmp_path_factory.mktemp("profile-phone"),
+        requests_made,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    yield ctx
+    ctx.close()
+
+
+def _page(ctx, live, requests_made):
+    ctx.clear_cookies()
+    page = ctx.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    return page, problems
+
+
+@pytest.fixture
+def page(desktop, live, requests_made):
+    page, problems = _page(desktop, live, requests_made)
+    yield page
+    page.close()
+    assert not problems, problems
+    assert_same_origin(requests_made, live.base)
+
+
+@pytest.fixture
+def phone_page(phone, live, requests_made):
+    page, problems = _page(phone, live, requests_made)
+    yield page
+    page.close()
+    assert not problems, problems
+    assert_same_origin(requests_made, live.base)
+
+
+def assert_same_origin(urls: list[str], base: str) -> None:
+    origin = urlsplit(base)
+    outside = [u for u in urls if urlsplit(u)[:2] != origin[:2]]
+    assert not outside, f"requests left the app: {outside}"
+
+
+def open_map(page, live, path: str = "/") -> None:
+    page.goto(live.base + path)
+    page.wait_for_selector("html[data-map-state=ready]")
+    settle(page)
+
+
+def settle(page) -> None:
+    """Wait until the map has finished zooming and panning."""
+    page.wait_for_function(
+        "() => { const m = window.__geoapp.map;"
+        " return !m._animatingZoom && !(m._panAnim && m._panAnim._inProgress); }"
+    )
+    page.wait_for_timeout(150)
+
+
+@pytest.fixture(scope="module")
+def interior(display):
+    """Return a point well inside a unit, as (lat, lng)."""
+
+    def point(code: str) -> tuple[float, float]:
+        geom = display.units.set_index("code").geometry[code]
+        centre = shapely.maximum_inscribed_circle(geom).coords[0]
+        return centre[1], centre[0]
+
+    return point
+
+
+def screen_point(page, latlng: tuple[float, float]) -> tuple[float, float]:
+    """Return where a point of the map is on the page."""
+    x, y = page.evaluate(
+        """([lat, lng]) => {
+            const map = window.__geoapp.map;
+            const p = map.latLngToContainerPoint([lat, lng]);
+            const box = map.getContainer().getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""",
+        list(latlng),
+    )
+    return x, y
+
+
+def unit_under(page, x: float, y: float) -> str | None:
+    """Return the code of the unit drawn at (x, y), or None when something covers it."""
+    return page.evaluate(
+        """([x, y]) => {
+            const el = document.elementFromPoint(x, y);
+            let found = null;
+            window.__geoapp.layer.eachLayer(l => { if (l._path === el) found = l; });
+            return found && found.feature.properties.code;
+        }""",
+        [x, y],
+    )
+
+
+def reachable(page, selector: str) -> bool:
+    """Tell whether the element is inside the viewport and nothing covers its centre."""
+    return page.evaluate(
+        """(selector) => {
+            const el = document.querySelector(selector);
+            if (!el) return false;
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 || r.height === 0) return false;
+            if (r.left < 0 || r.top < 0 || r.right > innerWidth || r.bottom > innerHeight) {
+                return false;
+            }
+            const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+            return !!hit && (hit === el || el.contains(hit) || hit.contains(el));
+        }""",
+        selector,
+    )
+
+
+# -- desktop ----------------------------------------------------------------------------------
+def test_every_unit_is_drawn_in_its_status_colour(page, live):
+    open_map(page, live)
+    paths = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
+    assert paths.count() == 166
+    fills = Counter(paths.evaluate_all("els => els.map(e => e.getAttribute('fill'))"))
+    expected = {BY_CODE[s].color: n for s, n in SAMPLE_COUNTS.items()}
+    expected[BY_CODE["not_listed"].color] = 166 - sum(SAMPLE_COUNTS.values())
+    assert fills == expected
+    legend = page.locator(".legend-row")
+    assert legend.count() == len(STATUSES)
+    assert legend.first.inner_text().split("\n")[-1].strip() == "24"
+    assert page.locator("#sample-banner").is_visible()
+    assert page.locator('[data-figure="listed"] .figure-value').inner_text() == "62"
+
+
+def test_tooltip_names_the_unit_and_its_status(page, live, interior):
+    open_map(page, live)
+    x, y = screen_point(page, interior("14845"))
+    assert unit_under(page, x, y) == "14845"
+    page.mouse.move(x, y)
+    tip = page.locator(".leaflet-tooltip.unit-tip")
+    tip.wait_for()
+    assert "Xã Mường Lát" in tip.inner_text()
+    assert "Trọng điểm, phức tạp" in tip.inner_text()
+
+
+def test_a_click_on_a_unit_opens_its_panel(page, live, interior):
+    open_map(page, live)
+    x, y = screen_point(page, interior("14845"))
+    assert unit_under(page, x, y) == "14845"
+    page.mouse.click(x, y)
+    panel = page.locator("#panel")
+    panel.wait_for(state="visible")
+    assert page.locator("#panel-title").inner_text() == "Mường Lát"
+    assert page.locator("#panel .status-text").inner_text() == "Trọng điểm, phức tạp"
+    page.locator("#panel .timeline li").first.wait_for()
+    assert page.locator('#panel [data-field="designated_on"]').inner_text() == "06/02/2023"
+    assert page.locator('#panel [data-field="unit"]').inner_text() == "Công an xã Mường Lát"
+    assert page.locator('#panel [data-field="problems"] li').count() == 3
+    assert page.evaluate("location.hash") == "#14845"
+    stroke = page.evaluate(
+        "window.__geoapp.layer.getLayers()"
+        ".find(l => l.feature.properties.code === '14845').options.color"
+    )
+    assert stroke == maps.SELECTED_STYLE["color"]
+    page.click("#panel-close")
+    assert panel.is_hidden()
+    assert page.evaluate("location.hash") == ""
+
+
+def test_a_unit_without_record_says_it_is_not_listed(page, live, interior):
+    open_map(page, live)
+    x, y = screen_point(page, interior("14848"))
+    assert unit_under(page, x, y) == "14848"
+    page.mouse.click(x, y)
+    note = page.locator('#panel [data-field="message"]')
+    note.wait_for(state="visible")
+    page.wait_for_function("() => !document.getElementById('panel').hasAttribute('aria-busy')")
+    assert page.locator("#panel .status-text").inner_text() == "Không thuộc diện"
+    assert "không thuộc diện" in note.inner_text()
+
+
+def test_search_without_diacritics_zooms_to_the_unit(page, live):
+    open_map(page, live)
+    start = page.evaluate("window.__geoapp.map.getZoom()")
+    page.fill("#search-input", "quang phu")
+    page.press("#search-input", "Enter")
+    page.wait_for_function(
+        "() => document.getElementById('panel-title').textContent === 'Quảng Phú'"
+    )
+    page.wait_for_function("() => window.__geoapp.map.getZoom() >= 12")
+    settle(page)
+    assert start < 10
+    assert page.evaluate(
+        """() => { const g = window.__geoapp;
+            const l = g.layer.getLayers().find(l => l.feature.properties.code === '16522');
+            return g.map.getBounds().contains(l.getBounds()); }"""
+    )
+    assert page.locator('#panel [data-field="kind"]').text_content() == "Phường"
+    assert page.locator("#panel .status-text").inner_text() == "Đã chuyển hóa"
+
+
+def test_several_matches_give_a_list_to_pick_from(page, live):
+    open_map(page, live)
+    page.fill("#search-input", "dong tien")
+    options = page.locator("#search-results li[role=option]")
+    options.first.wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#search-results li[role=option]').length"
+    )
+    texts = " | ".join(options.all_inner_texts())
+    assert options.count() == 2
+    assert "Phường Đông Tiến" in texts and "Xã Đồng Tiến" in texts
+    page.press("#search-input", "Enter")  # two exact matches: no guess, the list stays
+    page.locator("#search-results li.several").wait_for()
+    assert page.locator("#panel").is_hidden()
+    page.locator("#search-results li[role=option]", has_text="Xã").click()
+    page.wait_for_function(
+        "() => document.getElementById('panel-title').textContent === 'Đồng Tiến'"
+    )
+    assert page.locator('#panel [data-field="kind"]').text_content() == "Xã"
+
+
+def test_status_filter_fades_the_other_units(page, live):
+    open_map(page, live)
+    paths = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
+
+    def opacities() -> Counter:
+        return Counter(paths.evaluate_all("els => els.map(e => e.getAttribute('fill-opacity'))"))
+
+    base = str(maps.BASE_STYLE["fillOpacity"])
+    faded = str(maps.FADED_STYLE["fillOpacity"])
+    assert opacities() == {base: 166}
+    page.select_option("#status-filter", "transformed")
+    assert opacities() == {base: 12, faded: 154}
+    page.click('.legend-row[data-status="hotspot"]')
+    assert opacities() == {base: 24, faded: 142}
+    assert page.locator("#status-filter").input_value() == "hotspot"
+    page.click('.legend-row[data-status="hotspot"]')  # again: everything back
+    assert opacities() == {base: 166}
+
+
+def test_switching_to_english_changes_the_labels(page, live, interior):
+    open_map(page, live)
+    assert page.locator("h1").inner_text() == "Bản đồ chuyển hóa địa bàn"
+    page.click(".lang-switch a[hreflang=en]")
+    page.wait_for_selector("html[lang=en][data-map-state=ready]")
+    settle(page)
+    assert page.locator("h1").inner_text() == "Area transformation map"
+    labels = page.locator(".legend-label").all_inner_texts()
+    assert labels == [s.label_en for s in STATUSES]
+    assert page.get_attribute("#search-input", "placeholder") == "Find a commune or ward…"
+    x, y = screen_point(page, interior("14845"))
+    page.mouse.click(x, y)
+    page.locator("#panel .timeline li").first.wait_for()
+    assert page.locator("#panel .status-text").inner_text() == "Hotspot"
+    assert page.locator('#panel [data-field="designated_on"]').inner_text() == "2023-02-06"
+    open_map(page, live)  # the choice is remembered
+    assert page.locator("h1").inner_text() == "Area transformation map"
+
+
+# -- phone ------------------------------------------------------------------------------------
+def test_on_a_phone_the_map_fills_the_screen_and_a_tap_opens_a_sheet(phone_page, live, interior):
+    page = phone_page
+    open_map(page, live)
+    viewport = page.viewport_size
+    box = page.locator(".folium-map").bounding_box()
+    assert box["width"] == viewport["width"]
+    assert box["y"] + box["height"] == pytest.approx(viewport["height"], abs=1)
+    assert box["height"] > 0.7 * viewport["height"]
+    for selector in (
+        "#search-input",
+        "#status-filter",
+        ".lang-switch a[hreflang=en]",
+        ".leaflet-control-zoom-in",
+        ".leaflet-control-zoom-out",
+        "#legend summary",
+    ):
+        assert reachable(page, selector), selector
+    x, y = screen_point(page, interior("14845"))
+    assert unit_under(page, x, y) == "14845"
+    page.touchscreen.tap(x, y)
+    sheet = page.locator("#panel")
+    sheet.wait_for(state="visible")
+    page.locator("#panel .timeline li").first.wait_for()
+    settle(page)
+    sheet_box = sheet.bounding_box()
+    assert sheet_box["y"] + sheet_box["height"] == pytest.approx(viewport["height"], abs=1)
+    assert sheet_box["width"] == viewport["width"]
+    assert sheet_box["y"] > box["y"] + 150  # over the map's lower part, the map still above
+    assert sheet_box["height"] <= 0.6 * viewport["height"]
+    assert page.locator("#panel-title").inner_text() == "Mường Lát"
+    assert page.locator("#panel .status-text").inner_text() == "Trọng điểm, phức tạp"
+    assert reachable(page, "#panel-close")
+    assert reachable(page, "#search-input")
+    page.tap("#panel-close")
+    assert sheet.is_hidden()
+
+
+def test_on_a_phone_search_and_filter_work_by_touch(phone_page, live):
+    page = phone_page
+    open_map(page, live)
+    page.tap("#search-input")
+    page.fill("#search-input", "quang phu")
+    page.locator("#search-results li[role=option]").first.tap()
+    page.wait_for_function(
+        "() => document.getElementById('panel-title').textContent === 'Quảng Phú'"
+    )
+    page.wait_for_function("() => window.__geoapp.map.getZoom() >= 11")
+    settle(page)
+    assert page.evaluate(
+        """() => { const g = window.__geoapp;
+            const l = g.layer.getLayers().find(l => l.feature.properties.code === '16522');
+            const p = g.map.latLngToContainerPoint(l.getBounds().getCenter());
+            const top = document.getElementById('panel').getBoundingClientRect().top
+                - g.map.getContainer().getBoundingClientRect().top;
+            return p.y > 0 && p.y < top; }"""
+    ), "the unit must show above the sheet"
+    page.tap("#panel-close")
+    page.select_option("#status-filter", "relapsed")
+    assert page.locator("#filter.active").count() == 1
+
+
+# -- the whole visit --------------------------------------------------------------------------
+def test_no_request_left_the_app(requests_made, live, display):
+    assert requests_made, "no request was recorded"
+    assert_same_origin(requests_made, live.base)
+    paths = {urlsplit(u).path for u in requests_made}
+    assert f"/map/units-{display.key}.geojson" in paths
+    assert "/vendor/leaflet/leaflet.js" in paths
+    assert any(p.startswith("/vendor/fonts/") for p in paths)
+    assert any(p.startswith("/api/communes/") for p in paths)
