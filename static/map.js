@@ -81,6 +81,8 @@
     panel.hidden = true;
     workspace.classList.remove("panel-open");
     geo.selected = null;
+    exportArea.checked = false;
+    updateExports();
     if (geo.layer) { geo.layer.geoApp.selected = null; restyle(); }
     if (geo.map) { geo.map.invalidateSize({ pan: false }); }
     if (window.location.hash) {
@@ -101,12 +103,26 @@
     node.classList.toggle("empty", !text);
   }
 
+  /* -- export links: the province, or the selected unit with its neighbours ---------------- */
+  var exportArea = $("export-area");
+  function updateExports() {
+    var code = exportArea.checked && geo.selected ? geo.selected : "";
+    exportArea.disabled = !geo.selected;
+    document.querySelectorAll("#export-menu a[data-export]").forEach(function (a) {
+      var url = new URL(a.getAttribute("href"), window.location.href);
+      if (code) { url.searchParams.set("area", code); } else { url.searchParams.delete("area"); }
+      a.setAttribute("href", url.pathname + url.search);
+    });
+  }
+  exportArea.addEventListener("change", updateExports);
+
   function select(code, options) {
     var lyr = geo.byCode[code];
     if (!lyr) { return; }
     var props = lyr.feature.properties;
     geo.selected = code;
     geo.layer.geoApp.selected = code;
+    updateExports();
     restyle();
     lyr.bringToFront();
 

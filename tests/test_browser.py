@@ -287,6 +287,39 @@ def test_a_click_on_a_unit_opens_its_panel(page, live, interior):
     assert page.evaluate("location.hash") == ""
 
 
+def test_export_menu_downloads_the_province_or_the_selected_unit(page, live, interior):
+    open_map(page, live)
+    page.click("#export-menu summary")
+    links = page.locator("#export-menu a[data-export]")
+    assert links.count() == 6
+    assert page.locator("#export-area").is_disabled()
+    pdf = links.nth(1)
+    with page.expect_download() as info:
+        pdf.click()
+    path = info.value.path()
+    with open(path, "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    assert info.value.suggested_filename.endswith(".pdf")
+    page.click("#export-menu summary")  # close the menu before clicking the map
+    x, y = screen_point(page, interior("16522"))
+    page.mouse.click(x, y)
+    page.locator("#panel").wait_for(state="visible")
+    page.click("#export-menu summary")
+    page.check("#export-area")
+    href = links.first.get_attribute("href")
+    assert "area=16522" in href and "lang=vi" in href
+    with page.expect_download() as info:
+        page.evaluate("""() => {  // a small one, the menu's link with a lower resolution
+            const a = document.querySelector('#export-menu a[data-export="png"]');
+            const url = new URL(a.href); url.searchParams.set('dpi', '50');
+            a.href = url.toString(); a.click(); }""")
+    assert "16522" in info.value.suggested_filename
+    with open(info.value.path(), "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    page.uncheck("#export-area")
+    assert "area=" not in links.first.get_attribute("href")
+
+
 def test_a_unit_without_record_says_it_is_not_listed(page, live, interior):
     open_map(page, live)
     x, y = screen_point(page, interior("14848"))

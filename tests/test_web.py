@@ -137,7 +137,8 @@ def test_every_asset_the_page_names_is_served_by_the_app(client):
     html = page(client)
     urls = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r'url\("([^"]+)"\)', html)
     assert not [u for u in urls if re.match(r"^(https?:)?//", u)], "outside URL in the page"
-    assets = [u for u in urls if u.startswith("/")]
+    # downloads (the Export menu) are tested in test_the_export_menu_links_work
+    assets = [u for u in urls if u.startswith("/") and not u.startswith("/export/")]
     assert any("leaflet.js" in u for u in assets) and any("BeVietnamPro" in u for u in assets)
     for url in assets:
         assert fetch(client, url)[0] == 200, url
@@ -523,3 +524,21 @@ def test_warm_renders_the_page_before_the_first_request(app):
     assert client.get("/").status_code == 200
     assert client.get("/?lang=en").status_code == 200
     assert cache.misses == misses
+
+
+def test_the_export_menu_links_work(client):
+    import re
+
+    html = client.get("/").get_data(as_text=True)
+    hrefs = re.findall(r'href="(/export/[^"]+)"', html)
+    assert len(hrefs) == 6
+    for href in hrefs:
+        href = href.replace("&amp;", "&")
+        if "dpi=300" in href:
+            href = href.replace("dpi=300", "dpi=50")  # keep the test quick
+        if "pack.pdf" in href:
+            continue  # the pack has its own tests; here only its link
+        r = client.get(href)
+        assert r.status_code == 200, (href, r.get_data(as_text=True)[:200])
+        assert r.headers["Content-Disposition"].startswith("attachment")
+    assert any(h.startswith("/export/pack.pdf?lang=vi") for h in hrefs)

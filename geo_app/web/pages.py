@@ -309,6 +309,32 @@ def map_script(lang: str) -> MapScript:
     return map_cache().get(("map-script", display.key, lang, request.script_root), make)
 
 
+def _export_links(lang: str) -> list[dict[str, str]]:
+    """Return the Export menu's downloads (parameters of `geo_app.export.parse_options`)."""
+
+    def link(fmt: str, text: str, **params: str) -> dict[str, str]:
+        if fmt == "pack":
+            href = url_for("exports.pack_file", lang=lang, **params)
+        else:
+            href = url_for("exports.map_file", fmt=fmt, lang=lang, **params)
+        return {"kind": fmt, "label": text, "href": href}
+
+    return [
+        link(
+            "png",
+            _("Map image, A4 landscape (PNG, 300 dpi)"),
+            paper="A4",
+            orientation="landscape",
+            dpi="300",
+        ),
+        link("pdf", _("Map, A4 landscape (PDF)"), paper="A4", orientation="landscape"),
+        link("pdf", _("Map, A3 portrait (PDF)"), paper="A3", orientation="portrait"),
+        link("png", _("Slide 16:9 (PNG)"), paper="slide", dpi="150"),
+        link("svg", _("Map, A4 landscape (SVG)"), paper="A4", orientation="landscape"),
+        link("pack", _("Briefing pack: the province, then each listed unit (PDF)")),
+    ]
+
+
 def _render_map_page(lang: str) -> Payload:
     svc = services()
     display = svc.display()
@@ -352,6 +378,7 @@ def _render_map_page(lang: str) -> Payload:
         units=len(geometry),
         fonts={w: vendor_url("fonts", f) for w, f in FONT_FILES.items()},
         static_url=static_url,
+        exports=_export_links(lang),
     )
     return Payload.of(html, "text/html")
 
