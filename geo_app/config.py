@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
         "SECRET_KEY",
         "GEO_APP_SECRET_KEY",
         "",
-        "Key signing sessions and CSRF tokens; a random one per start when empty.",
+        "Key signing sessions and CSRF tokens. When empty, a random key is made once and kept "
+        "in instance/secret_key, so every worker and restart shares it.",
     ),
 )
 
@@ -105,7 +108,28 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         values[s.key] = s.cast(raw) if raw not in (None, "") else s.default
     for key, value in (overrides or {}).items():
         values[key] = value
+    if not values["SECRET_KEY"]:
+        values["SECRET_KEY"] = _instance_secret()
     return values
+
+
+def _instance_secret() -> str:
+    """Return the key kept in instance/secret_key, making it (once, race-free) if absent."""
+    path = INSTANCE_DIR / "secret_key"
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it this very moment
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty; delete it to make a new key") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
 
 
 def describe() -> str:
