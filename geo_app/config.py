@@ -85,6 +85,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Base map: 'none', 'osm', or a URL template of an intranet tile server.",
     ),
     Setting(
+        "PROXIES",
+        "GEO_APP_PROXIES",
+        0,
+        "Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host "
+        "headers are trusted (1 behind nginx; 0 when users reach the app directly).",
+        int,
+    ),
+    Setting(
         "SECRET_KEY",
         "GEO_APP_SECRET_KEY",
         "",

@@ -1,0 +1,179 @@
+"""The app as deployed: gunicorn with several workers on PostgreSQL, on loopback.
+
+A change made through one worker shows on the next page of any other; a PostgreSQL outage
+gives clear 503s, the app recovers by itself, and no record is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from geo_app import accounts, config, importer
+from tests.conftest import THANH_HOA, _pg_store
+
+pytestmark = pytest.mark.slow
+PASSWORD = "serve-test-password"
+GEO_APP = str(Path(sys.executable).parent / "geo-app")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, session: requests.Session | None = None, **kw) -> requests.Response:
+    """A request on a new connection, so the kernel may hand it to any worker."""
+    return (session or requests).get(url, headers={"Connection": "close"}, timeout=10, **kw)
+
+
+def _wait(base: str, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the server did not start")
+
+
+def login(base: str) -> requests.Session:
+    s = requests.Session()
+    page = s.get(base + "/login", timeout=10)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    token = token or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page.text)
+    r = s.post(
+        base + "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": token.group(1)},
+        timeout=10,
+    )
+    assert r.status_code == 200 and "/login" not in r.url, r.text[:300]
+    return s
+
+
+@pytest.fixture
+def served(cache_dir, display, units, tmp_path):
+    store, admin, schema = _pg_store()
+    store.upgrade()
+    sample = config.SAMPLE_STATUS_FILE
+    importer.run_import(store, sample.read_bytes(), sample.name, units)
+    store.add_user("admin", accounts.hash_password(PASSWORD), "admin", "test", "test")
+    port = _free_port()
+    env = dict(
+        os.environ,
+        GEO_APP_DATABASE_URL=store.url,
+        GEO_APP_BOUNDARIES=str(THANH_HOA),
+        GEO_APP_CACHE_DIR=str(cache_dir),
+        GEO_APP_SECRET_KEY="serve-tests",
+    )
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [GEO_APP, "serve", "--port", str(port), "--workers", "3"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base)
+        yield base, store, env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        store.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_a_change_through_one_worker_shows_on_every_worker(served, tmp_path):
+    base, store, env = served
+    session = login(base)
+    before = [_get(base + "/api/summary", session).json() for _ in range(9)]
+    assert {b["counts"]["hotspot"] for b in before} == {24}
+    for _ in range(6):  # every worker renders and caches the page at this revision
+        assert "Trọng điểm" in _get(base + "/", session).text
+    # another process changes the data (an import from the command line)
+    changed = tmp_path / "change.csv"
+    codes = [c for c, r in store.records("2025").items() if r.record.status == "in_progress"]
+    changed.write_text("code,status\n" + "".join(f"{c},hotspot\n" for c in codes[:3]))
+    r = subprocess.run(
+        [GEO_APP, "status", "import", str(changed)], env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    after = [_get(base + "/api/summary", session).json() for _ in range(12)]
+    assert {a["counts"]["hotspot"] for a in after} == {27}
+    pages = [_get(base + "/", session).text for _ in range(12)]
+    assert all('data-figure="hotspot"' in p for p in pages)
+    values = {
+        re.search(r'data-figure="hotspot".*?figure-value">(\d+)<', p, re.S).group(1) for p in pages
+    }
+    assert values == {"27"}
+
+
+PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else ""
+
+
+def _pg(action: str) -> None:
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", PG_VERSION, "main", action],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.skipif(
+    not PG_VERSION or not shutil.which("pg_ctlcluster"),
+    reason="needs the machine's PostgreSQL cluster to stop and start it",
+)
+def test_a_database_outage_gives_503_and_the_app_recovers(served):
+    base, store, env = served
+    session = login(base)
+    before = _get(base + "/api/summary", session).json()
+    n_records, n_history = store.count(), store.history_count()
+    store.dispose()
+    _pg("stop")
+    try:
+        r = _get(base + "/api/summary", session)
+        assert r.status_code == 503
+        assert "unavailable" in r.json()["error"]
+        page = _get(base + "/", session)
+        assert page.status_code == 503 and "Traceback" not in page.text
+        assert page.headers["Content-Type"].startswith("text/html")
+        me = _get(base + "/api/me", session).json()  # the token, while the session lasts
+        edit = session.post(
+            base + "/api/communes/16522/status",
+            timeout=10,
+            headers={"X-CSRFToken": me.get("csrf_token", ""), "Connection": "close"},
+            json={
+                "status": "hotspot",
+                "effective_on": "2026-01-01",
+                "note": "during the outage",
+                "version": 1,
+            },
+        )
+        assert edit.status_code in (400, 503)
+    finally:
+        _pg("start")
+    deadline = time.monotonic() + 30
+    while True:  # the pool notices the new server by itself (pre-ping): no app restart
+        r = _get(base + "/api/summary", session)
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.status_code == 200
+    assert r.json()["counts"] == before["counts"]
+    assert (store.count(), store.history_count()) == (n_records, n_history)
