@@ -27,13 +27,23 @@ class Context:
             self._store = Store(self.settings["DATABASE_URL"])
         return self._store
 
-    def units(self) -> list[importer.UnitRef]:
-        bset = boundaries.load(
-            self.settings["BOUNDARIES"],
-            boundaries.FieldMap.from_settings(self.settings),
-            self.settings["ENCODING"] or None,
-        )
-        return importer.unit_refs(bset.units)
+    def units(self, division: str | None = None) -> list[importer.UnitRef]:
+        """Return the units of `division`: the configured boundary set's for the current
+        division, the registered ones (from a boundary import or a crosswalk) otherwise."""
+        if division in (None, self.settings["DIVISION"]):
+            bset = boundaries.load(
+                self.settings["BOUNDARIES"],
+                boundaries.FieldMap.from_settings(self.settings),
+                self.settings["ENCODING"] or None,
+            )
+            return importer.unit_refs(bset.units)
+        rows = self.store.division_units(division)
+        if not rows:
+            known = [d["name"] for d in self.store.divisions()] + [self.settings["DIVISION"]]
+            raise GeoAppError(
+                f"unknown division {division!r}; known: {', '.join(sorted(set(known)))}"
+            )
+        return [importer.UnitRef(u["code"], u["name"], u["kind"]) for u in rows]
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -240,6 +250,203 @@ def boundaries_prepare(
     )
 
 
+def _date_option(value: str | None, name: str):
+    from geo_app.status import parse_date
+
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise GeoAppError(f"{name}: {exc}") from None
+
+
+@boundaries_group.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", "name", required=True, help="Name of the division, e.g. 2026.")
+@click.option("--valid-from", required=True, help="First day in force (YYYY-MM-DD).")
+@click.option("--valid-to", default=None, help="Last day in force, if over.")
+@click.option("--source", default="", help="Where the file comes from (decision, supplier).")
+@click.option("--replace", is_flag=True, help="Replace a division of that name.")
+@_field_options
+@pass_ctx
+def boundaries_import(
+    ctx: Context,
+    path: Path,
+    name: str,
+    valid_from: str,
+    valid_to,
+    source,
+    replace: bool,
+    code_field,
+    name_field,
+    kind_field,
+    encoding,
+) -> None:
+    """Register a boundary set as a division beside the others (file copied under instance/)."""
+    import shutil
+
+    s = ctx.settings
+    ticker = Ticker()
+    try:
+        start = _date_option(valid_from, "--valid-from")
+        end = _date_option(valid_to, "--valid-to")
+        if end and end < start:
+            raise GeoAppError("--valid-to is before --valid-from")
+        fields = _fields(ctx, code_field, name_field, kind_field)
+        bset = boundaries.load(path, fields, encoding or s["ENCODING"] or None)
+        for w in bset.warnings:
+            ticker(f"warning: {w}")
+        dest = config.INSTANCE_DIR / "boundaries" / name
+        if dest.exists() and not replace and ctx.store.division_units(name):
+            raise GeoAppError(f"division {name!r} exists already; use --replace")
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        src = path if path.is_dir() else None
+        files = (
+            sorted(src.iterdir())
+            if src
+            else (
+                [
+                    path.with_suffix(e)
+                    for e in (".shp", ".shx", ".dbf", ".prj", ".cpg")
+                    if path.with_suffix(e).exists()
+                ]
+                if path.suffix.lower() == ".shp"
+                else [path]
+            )
+        )
+        for f in files:
+            if f.is_file():
+                shutil.copy2(f, tmp / f.name)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+        boundaries.prepare(
+            dest,
+            s["CACHE_DIR"],
+            fields,
+            encoding or s["ENCODING"] or None,
+            s["GAP_WIDTH_M"],
+            s["SIMPLIFY_M"],
+            ticker,
+        )
+        units = [
+            {"code": c, "name": n, "kind": k, "parent": ""}
+            for c, n, k in zip(
+                bset.units["code"], bset.units["name"], bset.units["kind"], strict=True
+            )
+        ]
+        ctx.store.save_division(
+            name,
+            units,
+            valid_from=start,
+            valid_to=end,
+            source=source or path.name,
+            actor="cli",
+            boundary_path=str(dest),
+            fields=vars(fields),
+            replace=replace,
+        )
+    except GeoAppError as exc:
+        ticker.close()
+        _fail(exc, False)
+    ticker.close()
+    click.echo(f"division {name}: {len(units)} units from {path.name}, in force from {start}")
+
+
+@main.group()
+def divisions() -> None:
+    """Administrative divisions and the crosswalks between them."""
+
+
+@divisions.command("list")
+@pass_ctx
+def divisions_list(ctx: Context) -> None:
+    """List the divisions: the current one (configured) and those registered."""
+    try:
+        rows = ctx.store.divisions()
+    except GeoAppError as exc:
+        _fail(exc, False)
+    click.echo(f"{ctx.settings['DIVISION']:<10} current  {ctx.settings['BOUNDARIES']}")
+    for d in rows:
+        period = f"{d['valid_from'] or '…'} → {d['valid_to'] or '…'}"
+        click.echo(f"{d['name']:<10} {d['units']:>5} units  {period}  {d['source']}")
+
+
+@divisions.command("crosswalk")
+@click.argument("csv_path", type=click.Path(path_type=Path))
+@click.option("--old", "old", required=True, help="Name of the old division, e.g. 2024.")
+@click.option("--new", "new", default=None, help="Name of the new one (default: current).")
+@click.option("--valid-from", default=None, help="First day the old division was in force.")
+@click.option("--valid-to", default=None, help="Last day the old division was in force.")
+@pass_ctx
+def divisions_crosswalk(
+    ctx: Context, csv_path: Path, old: str, new: str | None, valid_from, valid_to
+) -> None:
+    """Load an old → new crosswalk CSV; the old division's units come from it."""
+    new = new or ctx.settings["DIVISION"]
+    try:
+        start = _date_option(valid_from, "--valid-from")
+        end = _date_option(valid_to, "--valid-to")
+        new_units = [{"code": u.code, "name": u.name, "kind": u.kind} for u in ctx.units(new)]
+        old_units, pairs = boundaries.read_crosswalk(csv_path, new_units)
+        registered = {d["name"]: d for d in ctx.store.divisions()}
+        if old not in registered or not registered[old]["boundary_path"]:
+            ctx.store.save_division(
+                old,
+                old_units,
+                valid_from=start,
+                valid_to=end,
+                source=f"crosswalk {csv_path.name}",
+                actor="cli",
+                replace=True,
+            )
+        ctx.store.save_crosswalk(old, new, pairs, actor="cli", source=f"cli:{csv_path.name}")
+    except GeoAppError as exc:
+        _fail(exc, False)
+    split = len({p["old_code"] for p in pairs if p["split"]})
+    click.echo(
+        f"crosswalk {old} → {new}: {len(old_units)} old units, {len(pairs)} pairs, {split} split"
+    )
+
+
+@divisions.command("overlay")
+@click.argument("old")
+@click.option("--new", "new", default=None, help="The new division (default: current).")
+@click.option(
+    "--min-share",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0.001, 1),
+    help="Share of an old unit's area a new unit must cover to count.",
+)
+@pass_ctx
+def divisions_overlay(ctx: Context, old: str, new: str | None, min_share: float) -> None:
+    """Derive the crosswalk OLD → NEW from the polygons of both (when no CSV exists)."""
+    new = new or ctx.settings["DIVISION"]
+    try:
+        registered = {d["name"]: d for d in ctx.store.divisions()}
+
+        def polygons(name: str):
+            if name == ctx.settings["DIVISION"]:
+                return boundaries.load(
+                    ctx.settings["BOUNDARIES"], boundaries.FieldMap.from_settings(ctx.settings)
+                ).units
+            d = registered.get(name)
+            if not d or not d["boundary_path"]:
+                raise GeoAppError(
+                    f"division {name!r} has no polygons; import its boundary "
+                    "file with `geo-app boundaries import`, or load a crosswalk"
+                )
+            return boundaries.load(d["boundary_path"], boundaries.FieldMap(**d["fields"])).units
+
+        pairs = boundaries.overlay_crosswalk(polygons(old), polygons(new), min_share)
+        ctx.store.save_crosswalk(old, new, pairs, actor="cli", source="cli:overlay")
+    except GeoAppError as exc:
+        _fail(exc, False)
+    split = len({p["old_code"] for p in pairs if p["split"]})
+    click.echo(f"crosswalk {old} → {new} by overlay: {len(pairs)} pairs, {split} split")
+
+
 # -- status --------------------------------------------------------------------------------
 @main.group()
 def status() -> None:
@@ -251,8 +458,15 @@ def status() -> None:
 @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the store has records.")
+@click.option(
+    "--division",
+    default=None,
+    help="Division the file's codes belong to (default: the current one).",
+)
 @pass_ctx
-def status_import(ctx: Context, file: Path, dry_run: bool, as_json: bool, if_empty: bool) -> None:
+def status_import(
+    ctx: Context, file: Path, dry_run: bool, as_json: bool, if_empty: bool, division: str | None
+) -> None:
     """Import status records from a CSV (UTF-8) or XLSX file: all rows, or none."""
     try:
         if if_empty and ctx.store.count():
@@ -266,8 +480,8 @@ def status_import(ctx: Context, file: Path, dry_run: bool, as_json: bool, if_emp
             ctx.store,
             data,
             file.name,
-            ctx.units(),
-            ctx.settings["DIVISION"],
+            ctx.units(division),
+            division or ctx.settings["DIVISION"],
             actor="cli",
             dry_run=dry_run,
         )

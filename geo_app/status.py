@@ -299,3 +299,31 @@ def rollup(statuses: Iterable[str]) -> str:
     has a record.
     """
     return max(statuses, key=lambda s: BY_CODE[s].gravity, default=NOT_LISTED)
+
+
+def rolled_up(
+    codes: Iterable[str],
+    own: dict[str, str],
+    pairs: Iterable[dict[str, Any]],
+    former: dict[tuple[str, str], str],
+) -> dict[str, str]:
+    """Return each current unit's status: the gravest of its own and its former units'.
+
+    Parameters
+    ----------
+    codes:
+        The units of the current division.
+    own:
+        Status of the current units that have a record of their own, by code.
+    pairs:
+        Crosswalk pairs (``old_division``, ``old_code``, ``new_code``); a split old unit has
+        a pair into each new unit it went into, and counts in every one of them.
+    former:
+        Status of old-division records, by (division, code).
+    """
+    found: dict[str, list[str]] = {c: [own[c]] if c in own else [] for c in codes}
+    for p in pairs:
+        status = former.get((p["old_division"], p["old_code"]))
+        if status is not None and p["new_code"] in found:
+            found[p["new_code"]].append(status)
+    return {c: rollup(s) for c, s in found.items()}
