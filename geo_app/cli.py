@@ -502,13 +502,33 @@ def status_import(
 
 @status.command("export")
 @click.option(
-    "--out", "out", required=True, type=click.Path(path_type=Path), help="FILE.csv or FILE.xlsx"
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="FILE.csv or FILE.xlsx (records), FILE.geojson, FILE.gpkg or FILE.zip (the joined "
+    "layer; .zip is a zipped Shapefile)",
 )
 @pass_ctx
 def status_export(ctx: Context, out: Path) -> None:
-    """Export every record with the import's English headers."""
+    """Export every record (CSV/XLSX, the import's headers) or the joined layer (GIS files)."""
+    division = ctx.settings["DIVISION"]
     try:
-        rows = importer.export_rows(ctx.store, ctx.units(), ctx.settings["DIVISION"])
+        suffix = out.suffix.lower()
+        if suffix in importer.LAYER_FORMATS:
+            units = boundaries.load(
+                ctx.settings["BOUNDARIES"],
+                boundaries.FieldMap.from_settings(ctx.settings),
+                ctx.settings["ENCODING"] or None,
+            ).units
+            frame = importer.layer_frame(units, ctx.store, division)
+            data = importer.layer_bytes(frame, suffix)
+            tmp = out.with_name(out.name + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(out)
+            click.echo(f"{len(frame)} units with their status written to {out}")
+            return
+        rows = importer.export_rows(ctx.store, ctx.units(), division)
         importer.write_export(rows, out)
     except GeoAppError as exc:
         _fail(exc, False)

@@ -587,7 +587,9 @@ def write_export(rows: list[list[str]], out) -> None:
     else:
         from geo_app.errors import BadRequest
 
-        raise BadRequest(f"{out.name}: export to .csv or .xlsx")
+        raise BadRequest(
+            f"{out.name}: export to .csv or .xlsx (records) or .geojson, .gpkg, .zip (layer)"
+        )
 
 
 def unit_refs(units) -> list[UnitRef]:
@@ -596,3 +598,108 @@ def unit_refs(units) -> list[UnitRef]:
         UnitRef(c, n, k)
         for c, n, k in zip(units["code"], units["name"], units["kind"], strict=True)
     ]
+
+
+# -- the joined layer, for GIS staff ---------------------------------------------------------
+#: Layer formats by file suffix (a zipped Shapefile for .zip).
+LAYER_FORMATS = {".geojson": "GeoJSON", ".gpkg": "GPKG", ".zip": "ESRI Shapefile"}
+#: Attribute names of the joined layer: at most 10 characters, so a Shapefile keeps them.
+LAYER_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "status",
+    "status_vi",
+    "own_status",
+    "designated",
+    "target_on",
+    "transf_on",
+    "unit",
+    "problems",
+    "notes",
+    "former",
+)
+
+
+def current_statuses(store: Store, division: str, codes: Sequence[str]) -> dict[str, str]:
+    """Return the status each unit of `division` shows: the gravest of its own record's and
+    those of the former units (of older divisions) that went into it."""
+    from geo_app.status import rolled_up
+
+    own = {c: r.record.status for c, r in store.records(division).items()}
+    pairs = store.crosswalk_into(division)
+    former: dict[tuple[str, str], str] = {}
+    for old_division in {p["old_division"] for p in pairs}:
+        for c, r in store.records(old_division).items():
+            former[(old_division, c)] = r.record.status
+    return rolled_up(codes, own, pairs, former)
+
+
+def layer_frame(units, store: Store, division: str):
+    """Return the boundary units joined to their records (one row per unit, EPSG:4326).
+
+    Parameters
+    ----------
+    units:
+        GeoDataFrame with code, name, kind and geometry.
+    """
+    import geopandas as gpd
+
+    from geo_app.status import NOT_LISTED, label
+
+    records = store.records(division)
+    shown = current_statuses(store, division, list(units["code"]))
+    former_by_code: dict[str, list[str]] = {}
+    for p in store.crosswalk_into(division):
+        former_by_code.setdefault(p["new_code"], []).append(
+            f"{p['old_division']}:{p['old_code']}{' (split)' if p['split'] else ''}"
+        )
+    rows = []
+    for code, name, kind in zip(units["code"], units["name"], units["kind"], strict=True):
+        stored = records.get(code)
+        rec = stored.record if stored else None
+        rows.append(
+            {
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "status": shown.get(code, NOT_LISTED),
+                "status_vi": label(shown.get(code, NOT_LISTED)),
+                "own_status": rec.status if rec else NOT_LISTED,
+                "designated": rec.designated_on.isoformat() if rec and rec.designated_on else "",
+                "target_on": rec.target_on.isoformat() if rec and rec.target_on else "",
+                "transf_on": rec.transformed_on.isoformat() if rec and rec.transformed_on else "",
+                "unit": rec.unit if rec else "",
+                "problems": "; ".join(rec.problems) if rec else "",
+                "notes": rec.notes if rec else "",
+                "former": ", ".join(former_by_code.get(code, [])),
+            }
+        )
+    return gpd.GeoDataFrame(
+        rows, columns=list(LAYER_FIELDS), geometry=units.geometry.values, crs=units.crs
+    ).to_crs("EPSG:4326")
+
+
+def layer_bytes(frame, suffix: str) -> bytes:
+    """Return the joined layer as a .geojson, .gpkg or .zip (Shapefile, UTF-8) file's bytes."""
+    import tempfile
+    from pathlib import Path
+
+    from geo_app.errors import BadRequest
+
+    driver = LAYER_FORMATS.get(suffix)
+    if driver is None:
+        raise BadRequest(f"unknown layer format {suffix!r}; use .geojson, .gpkg or .zip")
+    with tempfile.TemporaryDirectory() as tmp:
+        if suffix == ".zip":
+            folder = Path(tmp) / "layer"
+            folder.mkdir()
+            frame.to_file(folder / "communes.shp", engine="fiona", encoding="utf-8")
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                for f in sorted(folder.iterdir()):
+                    zf.write(f, f.name)
+            return buf.getvalue()
+        out = Path(tmp) / f"communes{suffix}"
+        frame.to_file(out, driver=driver, engine="fiona")
+        return out.read_bytes()

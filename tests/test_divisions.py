@@ -212,3 +212,37 @@ def test_a_second_boundary_set_with_other_field_names_imports(cli, tmp_path):
         main, ["boundaries", "import", str(src), "--name", "2027", "--valid-from", "31/02/2027"]
     )
     assert bad_dates.exit_code == 1 and "--valid-from" in bad_dates.output
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".zip"])
+def test_the_joined_layer_downloads_with_every_unit_and_its_status(cli, tmp_path, suffix):
+    import fiona
+
+    from tests.conftest import SAMPLE
+
+    assert cli.invoke(main, ["status", "import", str(SAMPLE)]).exit_code == 0
+    assert (
+        cli.invoke(main, ["divisions", "crosswalk", str(CROSSWALK), "--old", "2024"]).exit_code == 0
+    )
+    old = tmp_path / "old.csv"
+    old.write_text("code,status\n15214,relapsed\n", encoding="utf-8")  # Xã Thạch Định
+    r = cli.invoke(main, ["status", "import", str(old), "--division", "2024"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / f"layer{suffix}"
+    r = cli.invoke(main, ["status", "export", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    path = f"zip://{out}" if suffix == ".zip" else str(out)
+    with fiona.open(path) as layer:
+        feats = {f.properties["code"]: dict(f.properties) for f in layer}
+        assert layer.crs.to_epsg() == 4326
+    assert len(feats) == 166
+    assert feats["16522"]["status"] == "transformed"
+    assert feats["16522"]["status_vi"] == "Đã chuyển hóa"
+    assert feats["16522"]["transf_on"] == "2023-03-16"
+    assert "2024:14806" in feats["16522"]["former"]
+    listed = sum(1 for f in feats.values() if f["own_status"] != "not_listed")
+    assert listed == 62
+    # Thạch Định went into Xã Kim Tân: its relapse is the gravest, so Kim Tân shows it
+    assert "2024:15214" in feats["15187"]["former"]
+    assert feats["15187"]["status"] == "relapsed"
+    assert feats["15187"]["own_status"] == "transformed"
