@@ -4,6 +4,8 @@ GEO_APP := .venv/bin/geo-app
 STAMP   := .venv/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
+# old (2024) units → 2025 units, used where it lies beside the boundary set
+CROSSWALK ?= ../shared/boundaries/thanh-hoa-2025/crosswalk_2024units_to_2025_vietnamadminunits.csv
 
 .PHONY: run test setup system-deps bench lint
 
@@ -23,7 +25,9 @@ system-deps:
 run: $(STAMP)
 	$(GEO_APP) db upgrade
 	$(GEO_APP) boundaries prepare
+	$(GEO_APP) divisions crosswalk $(CROSSWALK) --old 2024 --valid-to 2025-06-30
 	$(GEO_APP) status import --if-empty geo_app/sample_data/status_sample_2025.csv
+	$(GEO_APP) status import --if-empty --division 2024 geo_app/sample_data/status_sample_2024.csv
 	$(GEO_APP) serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) system-deps

@@ -390,6 +390,12 @@ def divisions_crosswalk(
         new_units = [{"code": u.code, "name": u.name, "kind": u.kind} for u in ctx.units(new)]
         old_units, pairs = boundaries.read_crosswalk(csv_path, new_units)
         registered = {d["name"]: d for d in ctx.store.divisions()}
+        key = ("old_code", "new_code", "split")
+        current = {tuple(p[k] for k in key) for p in ctx.store.crosswalk_into(new)
+                   if p["old_division"] == old}
+        if old in registered and current == {tuple(p[k] for k in key) for p in pairs}:
+            click.echo(f"crosswalk {old} → {new} is already loaded; nothing changed")
+            return
         if old not in registered or not registered[old]["boundary_path"]:
             ctx.store.save_division(
                 old,
@@ -457,7 +463,7 @@ def status() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the store has records.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the division has records.")
 @click.option(
     "--division",
     default=None,
@@ -469,8 +475,8 @@ def status_import(
 ) -> None:
     """Import status records from a CSV (UTF-8) or XLSX file: all rows, or none."""
     try:
-        if if_empty and ctx.store.count():
-            click.echo(f"the store already holds records; {file.name} not imported")
+        if if_empty and ctx.store.records(division or ctx.settings["DIVISION"]):
+            click.echo(f"the division already has records; {file.name} not imported")
             return
         try:
             data = file.read_bytes()

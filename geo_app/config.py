@@ -11,7 +11,9 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
-SAMPLE_STATUS_FILE = Path(__file__).resolve().parent / "sample_data" / "status_sample_2025.csv"
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
+#: The bundled sample status file of the current division (invented data, labelled as such).
+SAMPLE_STATUS_FILE = SAMPLE_DIR / "status_sample_2025.csv"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from geo_app.config import SAMPLE_STATUS_FILE
+from geo_app.config import SAMPLE_DIR
 from geo_app.errors import ImportFailed
 from geo_app.names import canonical_kind, full_name, match_key, nfc, split_kind
 from geo_app.status import Record, parse_date, parse_status, split_problems, transition
@@ -453,8 +453,10 @@ def parse_rows(
 
 # -- the whole import ----------------------------------------------------------------------
 def is_sample(data: bytes) -> bool:
-    """Tell whether `data` is the bundled sample status file."""
-    return hashlib.sha256(data).digest() == hashlib.sha256(SAMPLE_STATUS_FILE.read_bytes()).digest()
+    """Tell whether `data` is one of the bundled sample status files."""
+    digest = hashlib.sha256(data).digest()
+    return any(digest == hashlib.sha256(f.read_bytes()).digest()
+               for f in SAMPLE_DIR.glob("status_sample_*.csv"))
 
 
 def run_import(

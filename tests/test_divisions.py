@@ -246,3 +246,38 @@ def test_the_joined_layer_downloads_with_every_unit_and_its_status(cli, tmp_path
     assert "2024:15214" in feats["15187"]["former"]
     assert feats["15187"]["status"] == "relapsed"
     assert feats["15187"]["own_status"] == "transformed"
+
+
+def test_the_old_division_sample_lands_in_the_right_new_units(cli, tmp_path):
+    from geo_app.config import SAMPLE_DIR
+    from geo_app.store import Store
+
+    sample_2024 = SAMPLE_DIR / "status_sample_2024.csv"
+    args = ["divisions", "crosswalk", str(CROSSWALK), "--old", "2024"]
+    assert cli.invoke(main, args).exit_code == 0
+    again = cli.invoke(main, args)  # loading it again changes nothing
+    assert "already loaded" in again.output
+    r = cli.invoke(main, ["status", "import", "--division", "2024", str(sample_2024)])
+    assert r.exit_code == 0 and "(sample data)" in r.output
+    r = cli.invoke(main, ["status", "import", "--if-empty", "--division", "2024", str(sample_2024)])
+    assert "already has records" in r.output
+    store = Store(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    old = store.records("2024")
+    for code in ("14806", "14803", "16438", "15187"):  # DESIGN.md's four, by their old codes
+        assert old[code].record.status == "transformed" and old[code].sample
+    out = tmp_path / "layer.gpkg"
+    assert cli.invoke(main, ["status", "export", "--out", str(out)]).exit_code == 0
+    import fiona
+
+    with fiona.open(out) as layer:
+        feats = {f.properties["code"]: dict(f.properties) for f in layer}
+    for new, old_code in (
+        ("16522", "14806"),
+        ("16417", "14803"),
+        ("16438", "16438"),
+        ("15187", "15187"),
+    ):
+        assert f"2024:{old_code}" in feats[new]["former"]
+    split = [f for f in feats.values() if "(split)" in f["former"]]
+    assert split, "the sample names split old units"
+    store.dispose()

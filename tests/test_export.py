@@ -26,7 +26,7 @@ from matplotlib.testing.compare import compare_images
 from PIL import Image
 from pypdf import PdfReader
 
-from geo_app import export, importer
+from geo_app import config, export, importer
 from geo_app.errors import BadRequest
 from geo_app.status import BY_CODE, NOT_LISTED, STATUSES
 from geo_app.store import Store
@@ -42,7 +42,7 @@ TITLE_VI = "Tình hình chuyển hóa địa bàn trọng điểm, phức tạp 
 def sample_store(tmp_path_factory, units):
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('export') / 'store.sqlite3'}")
     store.upgrade()
-    sample = importer.SAMPLE_STATUS_FILE
+    sample = config.SAMPLE_STATUS_FILE
     importer.run_import(store, sample.read_bytes(), sample.name, units)
     yield store
     store.dispose()

@@ -261,7 +261,7 @@ def test_cli_import_dry_run_json_and_export(cli_env, tmp_path):
     r = cli_env.invoke(main, ["status", "import", str(SAMPLE)])
     assert r.exit_code == 0 and "62 records were created" in r.output and "sample" in r.output
     r = cli_env.invoke(main, ["status", "import", "--if-empty", str(SAMPLE)])
-    assert r.exit_code == 0 and "already holds records" in r.output
+    assert r.exit_code == 0 and "already has records" in r.output
     out = tmp_path / "out.xlsx"
     r = cli_env.invoke(main, ["status", "export", "--out", str(out)])
     assert r.exit_code == 0 and out.exists()
