@@ -125,6 +125,34 @@ def _locate(path: Path) -> tuple[str, Path, list[Path]]:
     raise BoundaryError(f"{path.name}: not a boundary file (use a folder, .shp, .zip or .gpkg)")
 
 
+def install_copy(path: str | Path, dest: str | Path) -> Path:
+    """Copy the files of the boundary set at `path` into the folder `dest` (replacing it).
+
+    The copy is made beside `dest` and renamed into place, so `dest` never holds half a set.
+
+    Returns
+    -------
+    Path
+        What to read the installed set from: `dest` itself, or the .zip/.gpkg inside it.
+    """
+    import shutil
+
+    _, shown, files = _locate(Path(path))
+    dest = Path(dest)
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in files:
+        shutil.copy2(f, tmp / f.name)
+    old = dest.with_name(dest.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest if shown.suffix.lower() == ".shp" else dest / shown.name
+
+
 def fingerprint(path: str | Path) -> str:
     """Return a hash of the bytes of every file that makes up the boundary set at `path`."""
     _, _, files = _locate(Path(path))

@@ -282,8 +282,6 @@ def boundaries_import(
     encoding,
 ) -> None:
     """Register a boundary set as a division beside the others (file copied under instance/)."""
-    import shutil
-
     s = ctx.settings
     ticker = Ticker()
     try:
@@ -292,42 +290,15 @@ def boundaries_import(
         if end and end < start:
             raise GeoAppError("--valid-to is before --valid-from")
         fields = _fields(ctx, code_field, name_field, kind_field)
-        bset = boundaries.load(path, fields, encoding or s["ENCODING"] or None)
+        encoding = encoding or s["ENCODING"] or None
+        bset = boundaries.load(path, fields, encoding)
         for w in bset.warnings:
             ticker(f"warning: {w}")
-        dest = config.INSTANCE_DIR / "boundaries" / name
-        if dest.exists() and not replace and ctx.store.division_units(name):
+        if not replace and ctx.store.division_units(name):
             raise GeoAppError(f"division {name!r} exists already; use --replace")
-        tmp = dest.with_name(dest.name + ".part")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        src = path if path.is_dir() else None
-        files = (
-            sorted(src.iterdir())
-            if src
-            else (
-                [
-                    path.with_suffix(e)
-                    for e in (".shp", ".shx", ".dbf", ".prj", ".cpg")
-                    if path.with_suffix(e).exists()
-                ]
-                if path.suffix.lower() == ".shp"
-                else [path]
-            )
-        )
-        for f in files:
-            if f.is_file():
-                shutil.copy2(f, tmp / f.name)
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp.rename(dest)
+        installed = boundaries.install_copy(path, config.INSTANCE_DIR / "boundaries" / name)
         boundaries.prepare(
-            dest,
-            s["CACHE_DIR"],
-            fields,
-            encoding or s["ENCODING"] or None,
-            s["GAP_WIDTH_M"],
-            s["SIMPLIFY_M"],
-            ticker,
+            installed, s["CACHE_DIR"], fields, encoding, s["GAP_WIDTH_M"], s["SIMPLIFY_M"], ticker
         )
         units = [
             {"code": c, "name": n, "kind": k, "parent": ""}
@@ -342,7 +313,7 @@ def boundaries_import(
             valid_to=end,
             source=source or path.name,
             actor="cli",
-            boundary_path=str(dest),
+            boundary_path=str(installed),
             fields=vars(fields),
             replace=replace,
         )
@@ -391,8 +362,11 @@ def divisions_crosswalk(
         old_units, pairs = boundaries.read_crosswalk(csv_path, new_units)
         registered = {d["name"]: d for d in ctx.store.divisions()}
         key = ("old_code", "new_code", "split")
-        current = {tuple(p[k] for k in key) for p in ctx.store.crosswalk_into(new)
-                   if p["old_division"] == old}
+        current = {
+            tuple(p[k] for k in key)
+            for p in ctx.store.crosswalk_into(new)
+            if p["old_division"] == old
+        }
         if old in registered and current == {tuple(p[k] for k in key) for p in pairs}:
             click.echo(f"crosswalk {old} → {new} is already loaded; nothing changed")
             return
