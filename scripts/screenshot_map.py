@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import shapely
-from bench_map import live_server, sample_app
+from bench_map import browser_login, live_server, sample_app
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         with live_server(app) as base, sync_playwright() as p:
             desktop = _context(p, chromium, Path(tmp) / "desktop", {"width": 1440, "height": 900})
             page = desktop.new_page()
+            browser_login(page, base)
             _open(page, f"{base}/?lang={args.lang}")
             lat, lng = _interior(app, args.unit)
             x, y = page.evaluate(
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             page.mouse.click(x, y)  # as a user does: the panel opens, the tooltip shows
             page.wait_for_selector("#panel .timeline li")
+            page.wait_for_selector("#trend-chart svg")
+            page.click("#edit-open")  # the edit form, as an officer or admin sees it
+            page.fill("#edit-note", "Kế hoạch chuyển hóa đã được phê duyệt")
             page.wait_for_timeout(600)
             page.screenshot(path=str(args.out / "map.png"))
             print(f"wrote {args.out / 'map.png'}")
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 p, chromium, Path(tmp) / "phone", {"width": 390, "height": 844}, phone=True
             )
             page = phone.new_page()
+            browser_login(page, base)
             _open(page, f"{base}/?lang={args.lang}")
             page.tap("#search-input")
             page.fill("#search-input", args.search)

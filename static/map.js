@@ -11,7 +11,9 @@
   var config = JSON.parse(document.getElementById("geoapp-config").textContent);
   var T = config.text;
   var phone = window.matchMedia("(max-width: 640px)");
-  var geo = { map: null, layer: null, byCode: {}, selected: null, request: 0 };
+  var geo = { map: null, layer: null, byCode: {}, selected: null, request: 0, data: null };
+  var me = null;
+  var asOf = config.as_of ? "&as_of=" + encodeURIComponent(config.as_of) : "";
 
   function $(id) { return document.getElementById(id); }
   function field(name) { return document.querySelector('#panel [data-field="' + name + '"]'); }
@@ -81,7 +83,9 @@
     panel.hidden = true;
     workspace.classList.remove("panel-open");
     geo.selected = null;
-    exportArea.checked = false;
+    geo.data = null;
+    closeEdit();
+    if (exportArea) { exportArea.checked = false; }
     updateExports();
     if (geo.layer) { geo.layer.geoApp.selected = null; restyle(); }
     if (geo.map) { geo.map.invalidateSize({ pan: false }); }
@@ -106,6 +110,7 @@
   /* -- export links: the province, or the selected unit with its neighbours ---------------- */
   var exportArea = $("export-area");
   function updateExports() {
+    if (!exportArea) { return; }
     var code = exportArea.checked && geo.selected ? geo.selected : "";
     exportArea.disabled = !geo.selected;
     document.querySelectorAll("#export-menu a[data-export]").forEach(function (a) {
@@ -114,7 +119,7 @@
       a.setAttribute("href", url.pathname + url.search);
     });
   }
-  exportArea.addEventListener("change", updateExports);
+  if (exportArea) { exportArea.addEventListener("change", updateExports); }
 
   function select(code, options) {
     var lyr = geo.byCode[code];
@@ -132,6 +137,8 @@
     setStatus(geo.layer.geoAppStatusOf(lyr.feature));
     field("record").hidden = true;
     field("history-section").hidden = true;
+    field("edit-box").hidden = true;
+    closeEdit();
     var note = field("message");
     note.className = "panel-note";
     note.textContent = T.loading;
@@ -144,7 +151,7 @@
     if (options && options.zoom) { zoomTo(lyr); }
 
     var ticket = ++geo.request;
-    fetch(config.api.unit + encodeURIComponent(code) + "?lang=" + config.lang, {
+    fetch(config.api.unit + encodeURIComponent(code) + "?lang=" + config.lang + asOf, {
       headers: { Accept: "application/json" },
       credentials: "same-origin"
     })
@@ -162,6 +169,7 @@
   }
 
   function showRecord(data) {
+    geo.data = data;
     var note = field("message");
     setStatus(data.status);
     var rec = data.record;
@@ -199,11 +207,14 @@
         : h.new_status_label;
       item.appendChild(el("div", "change", change));
       if (h.note) { item.appendChild(el("div", "note", h.note)); }
-      item.appendChild(el("div", "meta", T.source + ": " + h.source + " · " + T.by + " " + h.actor));
+      var source = h.source === "web" ? T.web
+        : h.source.indexOf("import:") === 0 ? T["import"] + " " + h.source.slice(7) : h.source;
+      item.appendChild(el("div", "meta", T.source + ": " + source + " · " + T.by + " " + h.actor));
       list.appendChild(item);
     });
     if (!data.history.length) { list.appendChild(el("li", "meta", T.no_history)); }
     field("history-section").hidden = false;
+    field("edit-box").hidden = !data.can_edit;
     panel.removeAttribute("aria-busy");
     if (phone.matches && geo.byCode[data.code]) {
       // the sheet now has its final height: keep the unit visible above it
@@ -214,6 +225,149 @@
   }
 
   $("panel-close").addEventListener("click", closePanel);
+
+  /* -- who is logged in (the page is shared by every user of a role: nothing personal in it) */
+  fetch(config.api.me, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    .then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    })
+    .then(function (data) {
+      me = data;
+      $("user-name").textContent = data.username;
+      $("logout-csrf").value = data.csrf_token;
+      $("user-menu").hidden = false;
+    })
+    .catch(function () { return null; });
+
+  /* -- editing a record ------------------------------------------------------------------- */
+  var editForm = $("edit-form");
+  var editMessage = $("edit-message");
+  var EDIT_DATES = { designated_on: "edit-designated", target_on: "edit-target",
+    transformed_on: "edit-transformed" };
+
+  function today() {
+    var d = new Date();
+    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" +
+      String(d.getDate()).padStart(2, "0");
+  }
+
+  function showEditMessage(text, kind) {
+    editMessage.textContent = text || "";
+    editMessage.className = "edit-message" + (kind ? " " + kind : "");
+    editMessage.hidden = !text;
+  }
+
+  function closeEdit() {
+    editForm.hidden = true;
+    $("edit-open").hidden = false;
+    showEditMessage("");
+  }
+
+  function openEdit() {
+    var data = geo.data;
+    if (!data) { return; }
+    var rec = data.record || {};
+    $("edit-status").value = data.status === "not_listed" ? config.statuses[0] : data.status;
+    var last = data.history.length ? data.history[data.history.length - 1].effective_on : "";
+    var day = today();
+    $("edit-effective").value = day;
+    $("edit-effective").min = last;
+    $("edit-note").value = "";
+    Object.keys(EDIT_DATES).forEach(function (k) { $(EDIT_DATES[k]).value = rec[k] || ""; });
+    $("edit-unit").value = rec.unit || "";
+    $("edit-problems").value = (rec.problems || []).join("; ");
+    $("edit-notes").value = rec.notes || "";
+    showEditMessage("");
+    editForm.hidden = false;
+    $("edit-open").hidden = true;
+    $("edit-status").focus();
+  }
+
+  function refreshFigures() {
+    return fetch(config.api.summary + "?lang=" + config.lang, {
+      headers: { Accept: "application/json" }, credentials: "same-origin"
+    })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (s) {
+        if (!s) { return; }
+        var fmt = new Intl.NumberFormat(config.lang === "vi" ? "vi-VN" : "en-US");
+        var listed = document.querySelector('[data-figure="listed"] .figure-value');
+        if (listed) { listed.textContent = fmt.format(s.listed); }
+        Object.keys(s.counts).forEach(function (status) {
+          var node = document.querySelector('[data-figure="' + status + '"] .figure-value');
+          if (node) { node.textContent = fmt.format(s.counts[status]); }
+          var row = document.querySelector('.legend-row[data-status="' + status + '"] .legend-count');
+          if (row) { row.textContent = fmt.format(s.counts[status]); }
+        });
+        document.dispatchEvent(new CustomEvent("geoapp:changed"));
+      });
+  }
+
+  function applyResult(data) {
+    if (geo.layer) {
+      if (data.status === "not_listed") { delete geo.layer.geoApp.statuses[data.code]; }
+      else { geo.layer.geoApp.statuses[data.code] = data.status; }
+      restyle();
+    }
+    if (geo.selected === data.code) { showRecord(data); }
+  }
+
+  $("edit-open").addEventListener("click", openEdit);
+  $("edit-cancel").addEventListener("click", closeEdit);
+  editForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var data = geo.data;
+    if (!data || !me) { showEditMessage(T.save_error, "error"); return; }
+    var body = {
+      status: $("edit-status").value,
+      effective_on: $("edit-effective").value,
+      note: $("edit-note").value,
+      version: data.record ? data.record.version : null,
+      unit: $("edit-unit").value,
+      problems: $("edit-problems").value,
+      notes: $("edit-notes").value
+    };
+    Object.keys(EDIT_DATES).forEach(function (k) { body[k] = $(EDIT_DATES[k]).value || null; });
+    var code = data.code;
+    $("edit-save").disabled = true;
+    showEditMessage(T.saving, "");
+    fetch(config.api.unit + encodeURIComponent(code) + "/status?lang=" + config.lang, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json",
+        "X-CSRFToken": me.csrf_token },
+      credentials: "same-origin",
+      body: JSON.stringify(body)
+    })
+      .then(function (response) {
+        return response.json().then(function (json) { return { status: response.status, json: json }; });
+      })
+      .then(function (r) {
+        $("edit-save").disabled = false;
+        if (r.status === 200) {
+          applyResult(r.json);
+          refreshFigures();
+          showEditMessage(T.saved, "ok");
+          editForm.hidden = true;
+          $("edit-open").hidden = false;
+          field("message").hidden = false;
+          field("message").className = "panel-note ok";
+          field("message").textContent = T.saved;
+        } else if (r.status === 409 && r.json.current) {
+          applyResult(r.json.current);  // the newer record; the form keeps what was typed
+          refreshFigures();
+          editForm.hidden = false;
+          $("edit-open").hidden = true;
+          showEditMessage(T.conflict, "error");
+        } else {
+          showEditMessage(r.json.error || T.save_error, "error");
+        }
+      })
+      .catch(function () {
+        $("edit-save").disabled = false;
+        showEditMessage(T.save_error, "error");
+      });
+  });
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && !panel.hidden && document.activeElement !== input) { closePanel(); }
   });

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from geo_app import boundaries, config, importer
+from geo_app import accounts, boundaries, config, importer
 from geo_app.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def units() -> list[importer.UnitRef]:
 
 def _pg_store():
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(PG_URL)
+    admin = sa.create_engine(PG_URL, pool_pre_ping=True)  # survives a server restart
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
@@ -107,15 +107,67 @@ def sample_settings(settings, units) -> dict:
     return settings
 
 
+#: One account per role (password PASSWORD); the officer may change OFFICER_UNITS only.
+PASSWORD = "correct horse battery"
+USERS = {"admin": "admin", "chief": "commander", "officer": "officer", "staff": "staff"}
+OFFICER_UNITS = ["14845", "16522"]
+_HASH = None
+
+
+def add_users(store: Store, division: str = "2025") -> None:
+    """Create the test accounts of `USERS` in `store` (one hash made per run: argon2 is slow)."""
+    global _HASH
+    if _HASH is None:
+        _HASH = accounts.hash_password(PASSWORD)
+    for name, role in USERS.items():
+        store.add_user(name, _HASH, role, actor="setup", source="test")
+    store.set_assignments("officer", division, OFFICER_UNITS, actor="setup", source="test")
+
+
+def login(client, username: str = "admin", password: str = PASSWORD, **kwargs):
+    """Log `client` in through the login form (with its CSRF token); return the response."""
+    import re
+
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        **kwargs,
+    )
+
+
+def csrf_token(client) -> str:
+    """Return the CSRF token of a logged-in client's session (as the page's script gets it)."""
+    return client.get("/api/me").get_json()["csrf_token"]
+
+
 @pytest.fixture
 def app(sample_settings):
     from geo_app import create_app
 
+    store = Store(sample_settings["DATABASE_URL"])
+    add_users(store, sample_settings["DIVISION"])
+    store.dispose()
     application = create_app({**sample_settings, "TESTING": True})
     yield application
     application.extensions["geo_app"].store.dispose()
 
 
 @pytest.fixture
-def client(app):
+def anonymous(app):
+    """A client that has not logged in."""
     return app.test_client()
+
+
+def client_as(app, username: str):
+    c = app.test_client()
+    r = login(c, username)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    return c
+
+
+@pytest.fixture
+def client(app):
+    """A client logged in as the administrator (every permission)."""
+    return client_as(app, "admin")

@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import shapely
+from conftest import PASSWORD, add_users, login
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from geo_app import config, create_app, importer, maps
-from geo_app.status import BY_CODE, STATUSES
-from geo_app.store import Store
+from geo_app import config, create_app, export, importer, maps
+from geo_app.status import BY_CODE, STATUSES, Record
+from geo_app.store import Change, Store
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = [
@@ -64,6 +65,7 @@ def live(tmp_path_factory, cache_dir, display, units, thanh_hoa):
     store.upgrade()
     sample = config.SAMPLE_STATUS_FILE
     importer.run_import(store, sample.read_bytes(), sample.name, units)
+    add_users(store)
     store.dispose()
     app = create_app({**settings, "TESTING": True})
 
@@ -131,18 +133,39 @@ def phone(playwright, tmp_path_factory, requests_made):
     ctx.close()
 
 
-def _page(ctx, live, requests_made):
+def log_in(page, live, username: str = "admin") -> None:
+    """Log in through the login form, as a person does."""
+    page.goto(live.base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert urlsplit(page.url).path == "/", page.url
+
+
+def _page(ctx, live, requests_made, username: str = "admin"):
     ctx.clear_cookies()
     page = ctx.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.geoapp_problems = problems  # a test expecting an error answer removes its own line
+    log_in(page, live, username)
     return page, problems
 
 
 @pytest.fixture
 def page(desktop, live, requests_made):
     page, problems = _page(desktop, live, requests_made)
+    yield page
+    page.close()
+    assert not problems, problems
+    assert_same_origin(requests_made, live.base)
+
+
+@pytest.fixture
+def browser_officer(desktop, live, requests_made):
+    page, problems = _page(desktop, live, requests_made, "officer")
     yield page
     page.close()
     assert not problems, problems
@@ -471,6 +494,135 @@ def test_on_a_phone_search_and_filter_work_by_touch(phone_page, live):
     page.tap("#panel-close")
     page.select_option("#status-filter", "relapsed")
     assert page.locator("#filter.active").count() == 1
+
+
+# -- logging in, and changing a record ---------------------------------------------------------
+def test_the_map_needs_a_login_and_a_wrong_password_is_refused(desktop, live):
+    desktop.clear_cookies()
+    page = desktop.new_page()
+    page.goto(live.base + "/")
+    assert urlsplit(page.url).path == "/login"
+    assert page.locator("h1").inner_text() == "Đăng nhập"
+    page.fill("#username", "officer")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    page.locator("#login-error").wait_for()
+    assert "không đúng" in page.locator("#login-error").inner_text()
+    page.close()
+
+
+def test_the_trend_chart_and_the_user_show(page, live):
+    open_map(page, live)
+    page.locator("#trend-chart svg polyline").first.wait_for()
+    assert page.locator("#trend-chart svg polyline").count() == 4
+    page.locator("#user-menu").wait_for()
+    assert page.locator("#user-name").inner_text() == "admin"
+    assert page.locator("#logout-csrf").input_value()
+
+
+def fill_of(page, code: str) -> str:
+    return page.evaluate(
+        """(code) => window.__geoapp.layer.getLayers()
+            .find(l => l.feature.properties.code === code)._path.getAttribute('fill')""",
+        code,
+    )
+
+
+def test_an_officer_changes_a_status_and_the_map_and_figures_follow(
+    browser_officer, live, interior
+):
+    """Runs last of the desktop tests: it changes the data the others read."""
+    page = browser_officer
+    open_map(page, live)
+    assert page.locator('[data-figure="transformed"] .figure-value').inner_text() == "12"
+    assert page.locator("#export-menu").count() == 0  # an officer does not export
+    assert fill_of(page, "14845") == BY_CODE["hotspot"].color
+    x, y = screen_point(page, interior("14845"))
+    page.mouse.click(x, y)
+    page.locator("#panel .timeline li").first.wait_for()
+    page.click("#edit-open")
+    page.select_option("#edit-status", "transformed")
+    page.fill("#edit-note", "Đạt tiêu chí, được công nhận chuyển hóa")
+    page.click("#edit-save")
+    page.wait_for_function(
+        "() => document.querySelector('#panel .status-text').textContent === 'Đã chuyển hóa'"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('[data-figure=\"transformed\"] .figure-value')"
+        ".textContent === '13'"
+    )
+    assert page.locator('[data-figure="hotspot"] .figure-value').inner_text() == "23"
+    assert fill_of(page, "14845") == BY_CODE["transformed"].color
+    newest = page.locator("#panel .timeline li").first.inner_text()
+    assert "Đạt tiêu chí" in newest and "officer" in newest
+    assert page.locator("#edit-form").is_hidden()
+    # a unit not assigned to the officer has no edit button
+    x, y = screen_point(page, interior("14848"))
+    page.mouse.click(x, y)
+    page.wait_for_function("() => !document.getElementById('panel').hasAttribute('aria-busy')")
+    assert page.locator("#edit-open").is_hidden()
+    open_map(page, live)  # a new load shows the change too
+    assert fill_of(page, "14845") == BY_CODE["transformed"].color
+    assert page.locator('[data-figure="transformed"] .figure-value').inner_text() == "13"
+
+
+def test_a_stale_edit_shows_the_newer_record_and_keeps_what_was_typed(
+    browser_officer, live, interior
+):
+    page = browser_officer
+    open_map(page, live)
+    x, y = screen_point(page, interior("16522"))
+    page.mouse.click(x, y)
+    page.locator("#panel .timeline li").first.wait_for()
+    page.click("#edit-open")
+    page.select_option("#edit-status", "in_progress")
+    page.fill("#edit-note", "Tái phát tụ điểm")
+    # meanwhile, someone else changes the record
+    svc = live.app.extensions["geo_app"]
+    old = svc.store.record(svc.division, "16522")
+    newer = Record.from_content({**old.record.content(), "notes": "changed by someone else"})
+    svc.store.apply(
+        [Change(newer, old.record, export.today(), "other", expected_version=old.version)],
+        actor="admin",
+        source="web",
+    )
+    page.click("#edit-save")
+    message = page.locator("#edit-message.error")
+    message.wait_for()
+    assert "người khác" in message.inner_text()
+    assert page.locator('#panel [data-field="notes"]').inner_text() == "changed by someone else"
+    assert page.locator("#edit-note").input_value() == "Tái phát tụ điểm"  # nothing lost
+    expected = [p for p in page.geoapp_problems if "status of 409" in p]
+    assert len(expected) == 1  # the browser logs the 409 answer; nothing else went wrong
+    page.geoapp_problems.remove(expected[0])
+    page.click("#edit-save")  # again, on the newer version: accepted, as a relapse
+    page.wait_for_function(
+        "() => document.querySelector('#panel .status-text').textContent === 'Phức tạp trở lại'"
+    )
+    assert fill_of(page, "16522") == BY_CODE["relapsed"].color
+
+
+def test_the_date_control_shows_a_past_state(page, live):
+    open_map(page, live)
+    page.fill("#as-of", "2023-06-30")
+    with page.expect_navigation():
+        page.click("#as-of-form button[type=submit]")
+    page.wait_for_selector("html[data-map-state=ready]")
+    assert page.locator("#as-of-banner").is_visible()
+    summary = live.app.test_client()
+    login(summary, "chief")
+    figures = summary.get("/api/summary?as_of=2023-06-30").get_json()
+    assert page.locator('[data-figure="listed"] .figure-value').inner_text() == str(
+        figures["listed"]
+    )
+    fills = Counter(
+        page.locator(".leaflet-overlay-pane path.leaflet-interactive").evaluate_all(
+            "els => els.map(e => e.getAttribute('fill'))"
+        )
+    )
+    assert fills[BY_CODE["transformed"].color] == figures["counts"]["transformed"]
+    page.locator("#trend-chart svg").wait_for()
+    assert "2023-06-30" in page.url
 
 
 # -- the whole visit --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
+from conftest import add_users, client_as
 
 from geo_app import create_app
 from geo_app.cli import main as cli_main
@@ -50,6 +51,14 @@ def page(client, url: str = "/", **kwargs) -> str:
     r = client.get(url, **kwargs)
     assert r.status_code == 200, r.data[:300]
     return r.get_data(as_text=True)
+
+
+def admin_client(app):
+    """Return a client of `app` logged in as the administrator (made when missing)."""
+    store = app.extensions["geo_app"].store
+    if store.user("admin") is None:
+        add_users(store)
+    return client_as(app, "admin")
 
 
 def change_status(app, code: str, status: str) -> None:
@@ -121,7 +130,7 @@ def test_map_script_is_the_same_for_every_revision_and_worker(client, app, sampl
     change_status(app, "14845", "transformed")
     assert script_url(page(client)) == before
     other = create_app({**sample_settings, "TESTING": True})
-    assert script_url(page(other.test_client())) == before  # another worker renders the same
+    assert script_url(page(admin_client(other))) == before  # another worker renders the same
     other.extensions["geo_app"].store.dispose()
     assert script_url(page(client, "/?lang=en")) != before
 
@@ -223,7 +232,7 @@ def test_map_data_of_another_boundary_set_is_404(client):
 
 def test_map_page_without_prepared_geometry_is_a_503_page(settings, tmp_path):
     app = create_app({**settings, "CACHE_DIR": str(tmp_path / "empty"), "TESTING": True})
-    client = app.test_client()
+    client = admin_client(app)
     r = client.get("/")
     assert r.status_code == 503
     assert "boundaries prepare" in r.get_data(as_text=True)
@@ -238,7 +247,7 @@ def test_map_page_without_prepared_geometry_is_a_503_page(settings, tmp_path):
 )
 def test_tiles_setting_reaches_the_page(sample_settings, tiles, expected):
     app = create_app({**sample_settings, "TILES": tiles, "TESTING": True})
-    client = app.test_client()
+    client = admin_client(app)
     js = page(client, script_url(page(client)))
     if expected is None:
         assert "L.tileLayer" not in js
@@ -249,7 +258,7 @@ def test_tiles_setting_reaches_the_page(sample_settings, tiles, expected):
 
 def test_bad_tiles_setting_is_an_error_page_not_a_traceback(sample_settings):
     app = create_app({**sample_settings, "TILES": "google", "TESTING": True})
-    r = app.test_client().get("/")
+    r = admin_client(app).get("/")
     assert r.status_code == 500
     assert "GEO_APP_TILES" in r.get_data(as_text=True) and b"Traceback" not in r.data
     app.extensions["geo_app"].store.dispose()
@@ -260,7 +269,7 @@ def test_no_sample_banner_without_sample_records(settings, units):
     store.apply([Change(Record("16522", "hotspot"), None, dt.date(2025, 7, 1))], "t", "t")
     store.dispose()
     app = create_app({**settings, "TESTING": True})
-    html = page(app.test_client())
+    html = page(admin_client(app))
     assert 'id="sample-banner"' not in html
     assert re.search(r'data-figure="listed".*?figure-value">1<', html, re.S)
     app.extensions["geo_app"].store.dispose()
@@ -519,8 +528,8 @@ def test_cache_drops_the_least_recently_used_by_count_and_by_bytes():
 def test_warm_renders_the_page_before_the_first_request(app):
     pages.warm(app)
     cache = app.extensions["geo_app_maps"]
+    client = admin_client(app)
     misses = cache.misses
-    client = app.test_client()
     assert client.get("/").status_code == 200
     assert client.get("/?lang=en").status_code == 200
     assert cache.misses == misses

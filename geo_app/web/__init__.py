@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,7 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
     )
     app.config.update(
-        SECRET_KEY=settings["SECRET_KEY"] or secrets.token_hex(32),
+        SECRET_KEY=settings["SECRET_KEY"],
         GEO_APP=settings,
         JSON_AS_ASCII=False,
     )
@@ -93,9 +92,17 @@ def build_app(overrides: dict[str, Any] | None = None) -> Flask:
         LOGGER.exception("unexpected error on %s %s", request.method, request.path)
         return _error_response(500, "an unexpected error occurred; it has been logged")
 
-    from geo_app.web import api, exports, pages
+    from geo_app.web import admin, api, auth, downloads, exports, pages
 
     app.register_blueprint(pages.bp)
+    auth.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(downloads.bp)
+    app.register_blueprint(admin.bp)
+    if settings["PROXIES"]:  # trust X-Forwarded-* from that many proxies, no more
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings["PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     return app

@@ -5,14 +5,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from pathlib import PurePath
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
 
-from geo_app import maps
-from geo_app.errors import BadRequest, NotFound
-from geo_app.status import format_date, label
+from geo_app import export, importer, maps
+from geo_app.errors import BadRequest, GeoAppError, NotFound
+from geo_app.status import (
+    RECORD_STATUSES,
+    TRANSFORMED,
+    Record,
+    format_date,
+    label,
+    parse_date,
+    parse_status,
+    split_problems,
+    transition,
+)
+from geo_app.store import Change, Conflict
 from geo_app.web import services
+from geo_app.web.asof import parse_as_of, records_as_of, trend_points
+from geo_app.web.auth import requires
 from geo_app.web.pages import Payload, api_lang, map_cache, send_payload, unit_geometry
 
 LOGGER = logging.getLogger(__name__)
@@ -47,12 +63,14 @@ def healthz():
 def communes_geojson():
     """Send every unit with its code, name, kind, status and status label (GeoJSON)."""
     lang = api_lang()
+    as_of = parse_as_of()
     svc = services()
     geometry = unit_geometry()
-    key = ("communes.geojson", geometry.key, svc.revision(), lang)
+    revision = svc.revision()
+    key = ("communes.geojson", geometry.key, revision, lang, as_of)
 
     def make() -> Payload:
-        statuses = maps.current_statuses(geometry, svc.records())
+        statuses = maps.current_statuses(geometry, records_as_of(as_of, revision))
         return Payload.of(geometry.communes_geojson(statuses, lang), "application/geo+json")
 
     return send_payload(map_cache().get(key, make), "private, no-cache")
@@ -65,29 +83,52 @@ def _display_dates(content: dict[str, Any], lang: str) -> dict[str, str]:
     }
 
 
-@bp.get("/api/communes/<code>")
-def commune(code: str):
-    """Send one unit's record and history (404 when the boundary set has no such unit)."""
-    lang = api_lang()
+def _check_code(code: str) -> dict[str, str]:
+    """Return the unit of the boundary set with `code` (400 when malformed, 404 when absent)."""
     if not _CODE.match(code):
         raise BadRequest(f"{code!r} is not a unit code (letters, digits, - or _; up to 16)")
-    svc = services()
     unit = unit_geometry().unit(code)
     if unit is None:
         raise NotFound(f"no unit with code {code} in the boundary set")
-    stored = svc.store.record(svc.division, code)
+    return unit
+
+
+def _may_edit(code: str) -> bool:
+    """Tell whether the logged-in user may change the record of `code`."""
+    if not current_user.is_authenticated:
+        return False
+    if current_user.can("edit_any"):
+        return True
+    svc = services()
+    return current_user.can("edit_assigned") and code in svc.store.assignments(
+        current_user.username, svc.division
+    )
+
+
+def unit_details(code: str, lang: str, as_of: dt.date | None = None) -> dict[str, Any]:
+    """Return what ``GET /api/communes/<code>`` sends: the unit, its record and its history."""
+    unit = _check_code(code)
+    svc = services()
+    if as_of is None:
+        stored = svc.store.record(svc.division, code)
+    else:
+        stored = records_as_of(as_of).get(code)
     history = svc.store.history(svc.division, code)
+    if as_of is not None:
+        history = [h for h in history if h["effective_on"] <= as_of.isoformat()]
     status = stored.record.status if stored else maps.NOT_LISTED
     record = None
     if stored:
         record = stored.to_dict()
         record["display"] = _display_dates(record, lang)
-    out: dict[str, Any] = {
+    return {
         **unit,
         "status": status,
         "status_label": label(status, lang),
         "record": record,
         "sample": bool(stored and stored.sample),
+        "as_of": as_of.isoformat() if as_of else None,
+        "can_edit": as_of is None and _may_edit(code),
         "history": [
             {
                 **h,
@@ -98,26 +139,257 @@ def commune(code: str):
             for h in history
         ],
     }
-    return jsonify(out)
+
+
+@bp.get("/api/communes/<code>")
+def commune(code: str):
+    """Send one unit's record and history (404 when the boundary set has no such unit)."""
+    lang = api_lang()
+    return jsonify(unit_details(code, lang, parse_as_of()))
+
+
+# -- editing ----------------------------------------------------------------------------------
+MAX_NOTE = 2000
+MAX_TEXT = 5000
+MAX_UNIT = 300
+_EDIT_FIELDS = {
+    "status",
+    "effective_on",
+    "note",
+    "version",
+    "designated_on",
+    "target_on",
+    "transformed_on",
+    "unit",
+    "problems",
+    "notes",
+}
+
+
+def _text_field(body: dict[str, Any], name: str, limit: int) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(_("%(field)s must be text.", field=name))
+    value = value.strip()
+    if len(value) > limit:
+        raise BadRequest(
+            _("%(field)s is too long (at most %(n)s characters).", field=name, n=limit)
+        )
+    return value
+
+
+def _date_field(body: dict[str, Any], name: str) -> dt.date | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(_("%(field)s must be a date written YYYY-MM-DD.", field=name))
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise BadRequest(
+            _(
+                "%(field)s must be a date written YYYY-MM-DD (got %(value)s).",
+                field=name,
+                value=value,
+            )
+        ) from None
+
+
+def _conflict(code: str, lang: str, message: str):
+    body = {"error": message, "status": 409, "current": unit_details(code, lang)}
+    return jsonify(body), 409
+
+
+@bp.post("/api/communes/<code>/status")
+@requires("edit_assigned")
+def edit_status(code: str):
+    """Change a unit's status and record: JSON {status, effective_on, note, version, ...}."""
+    lang = api_lang()
+    _check_code(code)
+    if not _may_edit(code):
+        raise GeoAppError(_("You may only change the units assigned to you."), status=403)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(_("Send the change as a JSON object."))
+    unknown = sorted(set(body) - _EDIT_FIELDS)
+    if unknown:
+        raise BadRequest(_("Unknown field: %(fields)s.", fields=", ".join(unknown)))
+    raw_status = body.get("status")
+    if not isinstance(raw_status, str) or not raw_status.strip():
+        raise BadRequest(
+            _("status is required: one of %(codes)s.", codes=", ".join(RECORD_STATUSES))
+        )
+    try:
+        wanted = parse_status(raw_status)
+    except ValueError:
+        raise BadRequest(
+            _(
+                "status %(value)s is unknown; use one of %(codes)s.",
+                value=repr(raw_status[:40]),
+                codes=", ".join(RECORD_STATUSES),
+            )
+        ) from None
+    effective_on = _date_field(body, "effective_on")
+    if effective_on is None:
+        raise BadRequest(_("effective_on is required: the date the change took effect."))
+    if effective_on > export.today():
+        raise BadRequest(_("effective_on cannot be in the future."))
+    note = _text_field(body, "note", MAX_NOTE)
+    if not note:
+        raise BadRequest(_("note is required: say why the record changes."))
+    version = body.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise BadRequest(_("version must be a whole number, or null for a unit without record."))
+
+    svc = services()
+    current = svc.store.record(svc.division, code)
+    if current is None and version is not None:
+        return _conflict(code, lang, _("This unit has no record any more; check it and try again."))
+    if current is not None and version != current.version:
+        return _conflict(
+            code, lang, _("Someone changed this record meanwhile; the newer record is shown.")
+        )
+    last = svc.store.last_effective(svc.division).get(code)
+    if last is not None and effective_on < last:
+        raise BadRequest(
+            _(
+                "effective_on %(day)s is before the unit's last change (%(last)s); "
+                "history cannot go back in time.",
+                day=format_date(effective_on, lang),
+                last=format_date(last, lang),
+            )
+        )
+    old = current.record if current else None
+    new_status = transition(old.status if old else None, wanted)
+
+    def keep_or(name: str, parse):
+        return parse(body, name) if name in body else (getattr(old, name) if old else None)
+
+    designated_on = keep_or("designated_on", _date_field)
+    target_on = keep_or("target_on", _date_field)
+    transformed_on = keep_or("transformed_on", _date_field)
+    if new_status == TRANSFORMED and transformed_on is None:
+        transformed_on = effective_on
+    if "problems" in body:
+        raw = body["problems"]
+        if isinstance(raw, str):
+            problems = split_problems(raw)
+        elif isinstance(raw, list) and all(isinstance(p, str) for p in raw):
+            problems = [p.strip() for p in raw if p.strip()]
+        else:
+            raise BadRequest(_("problems must be a list of text, or text separated by ';'."))
+        if sum(len(p) for p in problems) > MAX_TEXT:
+            raise BadRequest(
+                _("%(field)s is too long (at most %(n)s characters).", field="problems", n=MAX_TEXT)
+            )
+    else:
+        problems = list(old.problems) if old else []
+    record = Record(
+        code=code,
+        status=new_status,
+        division=svc.division,
+        designated_on=designated_on,
+        target_on=target_on,
+        transformed_on=transformed_on,
+        unit=_text_field(body, "unit", MAX_UNIT) if "unit" in body else (old.unit if old else ""),
+        problems=problems,
+        notes=_text_field(body, "notes", MAX_TEXT)
+        if "notes" in body
+        else (old.notes if old else ""),
+    )
+    if old is not None and record.content() == old.content():
+        raise BadRequest(_("Nothing changed: the record already says this."))
+    try:
+        svc.store.apply(
+            [Change(record, old, effective_on, note=note, expected_version=version)],
+            actor=current_user.username,
+            source="web",
+            sample=bool(current and current.sample),
+        )
+    except Conflict:
+        return _conflict(
+            code, lang, _("Someone changed this record meanwhile; the newer record is shown.")
+        )
+    LOGGER.info("%s changed %s to %s (web)", current_user.username, code, new_status)
+    return jsonify(unit_details(code, lang))
+
+
+# -- import -----------------------------------------------------------------------------------
+def run_web_import(upload, dry_run: bool) -> importer.ImportResult:
+    """Import an uploaded status file as the logged-in user (all rows, or nothing)."""
+    if upload is None or not upload.filename:
+        raise BadRequest(_("Choose a status file (.csv or .xlsx) to import."))
+    name = PurePath(upload.filename.replace("\\", "/")).name[:120] or "upload.csv"
+    data = upload.read(importer.MAX_BYTES + 1)
+    svc = services()
+    units = importer.unit_refs(svc.display().units)
+    return importer.run_import(
+        svc.store,
+        data,
+        name,
+        units,
+        division=svc.division,
+        actor=current_user.username,
+        dry_run=dry_run,
+        today=export.today(),
+    )
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@bp.post("/api/status/import")
+@requires("import")
+def import_status():
+    """Import a status file (multipart ``file``; ``dry_run`` to only check it)."""
+    dry_run = truthy(request.form.get("dry_run") or request.args.get("dry_run"))
+    return jsonify(run_web_import(request.files.get("file"), dry_run).to_dict())
 
 
 @bp.get("/api/summary")
 def summary():
     """Send the figures above the map: units, listed, count per status, % transformed."""
     lang = api_lang()
+    as_of = parse_as_of()
     svc = services()
     geometry = unit_geometry()
     revision = svc.revision()
     figs = map_cache().get(
-        ("summary", geometry.key, revision),
-        lambda: maps.figures(geometry, svc.records()),
+        ("summary", geometry.key, revision, as_of),
+        lambda: figures_as_of(geometry, as_of, revision),
     )
     return jsonify(
         {
             **figs,
+            "as_of": as_of.isoformat() if as_of else None,
             "revision": revision,
             "labels": maps.status_labels(lang),
             "legend": maps.status_legend(figs["counts"], lang),
+        }
+    )
+
+
+def figures_as_of(geometry, as_of: dt.date | None, revision: int) -> dict[str, Any]:
+    """Return the figures of the records in force on `as_of` (the current ones when None)."""
+    figs = maps.figures(geometry, records_as_of(as_of, revision))
+    if as_of is not None:
+        figs["updated_on"] = as_of.isoformat()
+    return figs
+
+
+@bp.get("/api/trend")
+def trend():
+    """Send the count per status at each month's end, up to ``as_of`` or today."""
+    lang = api_lang()
+    as_of = parse_as_of()
+    return jsonify(
+        {
+            "as_of": as_of.isoformat() if as_of else None,
+            "points": trend_points(as_of),
+            "labels": maps.status_labels(lang),
+            "colors": {s: maps.status_styles()[s]["fillColor"] for s in RECORD_STATUSES},
         }
     )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import secrets
 from urllib.parse import urlsplit
 
 from flask import (
@@ -31,6 +30,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from geo_app import accounts
+from geo_app.errors import StoreUnavailable
 from geo_app.web import services, wants_json
 
 LOGGER = logging.getLogger(__name__)
@@ -60,7 +60,13 @@ class AppUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(username: str) -> AppUser | None:
-    row = services().store.user(username)
+    try:
+        row = services().store.user(username)
+    except StoreUnavailable:
+        if g.get("geo_app_store_down"):
+            return None  # asked again by the error page itself: show it, as nobody
+        g.geo_app_store_down = True
+        raise  # a 503 page or JSON, not a login form
     if row is None or row["disabled"]:
         return None  # a disabled account is logged out at its next request
     return AppUser(row["username"], row["role"])
@@ -70,7 +76,9 @@ def _load_user(username: str) -> AppUser | None:
 def _unauthorized():
     if wants_json():
         return jsonify({"error": _("Log in first."), "status": 401}), 401
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    # come back after the login only to a page (a form's POST cannot be replayed by a redirect)
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.login", next=target))
 
 
 def requires(permission: str):
@@ -100,11 +108,13 @@ def _require_login():
 
 
 def _safe_next(target: str | None) -> str:
-    if not target:
-        return url_for("pages.index")
+    """Return `target` when it is a path of this site, else the map (no open redirect)."""
+    home = url_for("pages.index")
+    if not target or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return home  # browsers read "/\\evil.example" as "//evil.example"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.index")
+        return home
     return target
 
 
@@ -118,6 +128,8 @@ def login():
     message = None
     status = 200
     username = ""
+    if request.method == "GET" and current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
     if request.method == "POST":
         username = (request.form.get("username") or "").strip().lower()[:64]
         password = request.form.get("password") or ""
@@ -139,11 +151,21 @@ def login():
             store.record_login(username or "-", address, False)
         # one message whatever was wrong: the name, the password, the account or the limit
         message = _(
-            "The user name or password is wrong, or there were too many attempts. "
-            "Try again later."
+            "The user name or password is wrong, or there were too many attempts. Try again later."
         )
         status = 429 if limited else 401
-    return render_template("login.html", message=message, username=username), status
+    from geo_app.web.pages import page_context
+
+    return (
+        render_template(
+            "login.html",
+            **page_context(),
+            message=message,
+            username=username,
+            next=_safe_next(request.args.get("next")),
+        ),
+        status,
+    )
 
 
 @bp.post("/logout")
@@ -157,14 +179,23 @@ def logout():
 @bp.get("/api/me")
 def me():
     """Tell who is logged in, with their role and a CSRF token for JSON requests."""
-    return jsonify(
+    svc = services()
+    assigned = (
+        sorted(svc.store.assignments(current_user.username, svc.division))
+        if current_user.role == "officer"
+        else []
+    )
+    resp = jsonify(
         {
             "username": current_user.username,
             "role": current_user.role,
             "permissions": sorted(accounts.ROLES[current_user.role]),
+            "assigned": assigned,
             "csrf_token": generate_csrf(),
         }
     )
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -186,7 +217,7 @@ def _security_headers(resp):
     resp.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; "
-        f"script-src 'self' 'nonce-{g.csp_nonce}'; "
+        "script-src 'self'; "
         "style-src 'self' 'unsafe-inline'; "
         f"img-src {img}; font-src 'self'; connect-src 'self'; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
@@ -197,27 +228,22 @@ def _security_headers(resp):
     return resp
 
 
-def csp_nonce() -> str:
-    """Return this request's CSP nonce, for the page's inline scripts."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
-
-
 def init_app(app: Flask) -> None:
     """Install login, CSRF, role checks and security headers on `app`."""
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask predefines these keys (SameSite None): set them unless the settings chose a value
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
+    # the largest request body: a status file (importer.MAX_BYTES) with its form around it
+    app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 25 * 1024 * 1024
     app.session_interface = _SessionInterface()
     login_manager.init_app(app)
-    csrf.init_app(app)
-    app.before_request(csp_nonce)
+    # anonymous requests are sent to the login first, then CSRF is checked
     app.before_request(_require_login)
+    csrf.init_app(app)
     app.after_request(_security_headers)
-    app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.register_blueprint(bp)
 
@@ -225,5 +251,7 @@ def init_app(app: Flask) -> None:
     def _csrf_error(exc: CSRFError):
         from geo_app.web import _error_response
 
-        return _error_response(400, _("The form has expired or was not sent by this site; "
-                                      "reload the page and try again."))
+        return _error_response(
+            400,
+            _("The form has expired or was not sent by this site; reload the page and try again."),
+        )

@@ -1,9 +1,11 @@
 """Briefing exports: map images and PDFs drawn on the server.
 
 ``GET /export/map.png|.pdf|.svg`` and ``GET /export/pack.pdf`` take the parameters of
-`geo_app.export.parse_options` (area, paper, orientation, dpi, lang, title, marking); a bad one
-is a 400 with a message naming it. The bytes are kept in memory per boundary set, data
-revision, day and parameters, so a status change shows in the next export at once.
+`geo_app.export.parse_options` (area, paper, orientation, dpi, lang, title, marking) and
+``as_of`` (YYYY-MM-DD: the records in force that day); a bad one is a 400 with a message
+naming it. Roles with the ``export`` permission only. The bytes are kept in memory per
+boundary set, data revision, day and parameters, so a status change shows in the next export
+at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from flask import Blueprint, Response, current_app, request
 
 from geo_app import export
 from geo_app.web import services
+from geo_app.web.asof import parse_as_of, records_as_of
+from geo_app.web.auth import requires
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__)
@@ -57,6 +61,8 @@ def _params() -> dict[str, Any]:
     """Return the query parameters; ``area`` may be repeated or comma-separated."""
     params: dict[str, Any] = {}
     for name in request.args:
+        if name == "as_of":
+            continue
         values = request.args.getlist(name)
         params[name] = values if name == "area" else values[-1]
     return params
@@ -64,13 +70,25 @@ def _params() -> dict[str, Any]:
 
 def _send(kind: str, options: export.ExportOptions) -> Response:
     svc = services()
+    as_of = parse_as_of()
     display = svc.display()
     revision = svc.revision()
-    key = (kind, display.key, revision, export.today(), options)
+    key = (kind, display.key, revision, export.today(), as_of, options)
     cache = _cache()
     item = cache.get(key)
     if item is None:
-        data = export.load_data(display, svc.store, svc.division, export.source_label(svc.settings))
+        source = export.source_label(svc.settings)
+        if as_of is None:
+            data = export.load_data(display, svc.store, svc.division, source)
+        else:  # the records in force that day, from the history
+            data = export.MapData(
+                display.units,
+                records_as_of(as_of, revision),
+                key=display.key,
+                revision=revision,
+                source=source,
+                as_of=as_of,
+            )
         if kind == "pack":
             body = export.render_pack(data, options)
         else:
@@ -87,12 +105,14 @@ def _send(kind: str, options: export.ExportOptions) -> Response:
 
 
 @bp.get("/export/map.<fmt>")
+@requires("export")
 def map_file(fmt: str):
     """Send the briefing map as a PNG, PDF or SVG file."""
     return _send("map", export.parse_options(_params(), fmt))
 
 
 @bp.get("/export/pack.pdf")
+@requires("export")
 def pack_file():
     """Send the briefing pack: the province, then a page per listed unit, in one PDF."""
     return _send("pack", export.parse_options(_params(), "pdf"))

@@ -34,10 +34,11 @@ from flask import (
 )
 from flask_babel import Babel, format_decimal, format_number, get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 
-from geo_app import maps
+from geo_app import accounts, export, maps
 from geo_app.errors import BadRequest
-from geo_app.status import format_date
+from geo_app.status import RECORD_STATUSES, format_date
 from geo_app.web import services
 
 LOGGER = logging.getLogger(__name__)
@@ -254,6 +255,15 @@ def vendor(package: str, filename: str):
     )
 
 
+def page_context() -> dict[str, Any]:
+    """Return what every page of the app's layout (templates/_page.html) needs."""
+    return {
+        "lang": page_lang(),
+        "static_url": static_url,
+        "fonts": {w: vendor_url("fonts", f) for w, f in FONT_FILES.items()},
+    }
+
+
 # -- the map page -----------------------------------------------------------------------------
 def _js_text() -> dict[str, str]:
     """Return the strings the page's script shows, in the current language."""
@@ -271,6 +281,16 @@ def _js_text() -> dict[str, str]:
         "source": _("Source"),
         "by": _("by"),
         "sample": _("Sample record: invented for demonstration."),
+        "edit": _("Change the record"),
+        "saved": _("Saved."),
+        "saving": _("Saving…"),
+        "save_error": _("The change could not be saved; try again."),
+        "conflict": _("Someone changed this record meanwhile; the newer record is shown."),
+        "as_of": _("State on %(date)s", date="{date}"),
+        "trend_title": _("Units per status at each month's end"),
+        "trend_empty": _("No history yet."),
+        "web": _("web"),
+        "import": _("import"),
     }
 
 
@@ -309,10 +329,12 @@ def map_script(lang: str) -> MapScript:
     return map_cache().get(("map-script", display.key, lang, request.script_root), make)
 
 
-def _export_links(lang: str) -> list[dict[str, str]]:
+def _export_links(lang: str, as_of: dt.date | None = None) -> list[dict[str, str]]:
     """Return the Export menu's downloads (parameters of `geo_app.export.parse_options`)."""
 
     def link(fmt: str, text: str, **params: str) -> dict[str, str]:
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat()
         if fmt == "pack":
             href = url_for("exports.pack_file", lang=lang, **params)
         else:
@@ -335,13 +357,17 @@ def _export_links(lang: str) -> list[dict[str, str]]:
     ]
 
 
-def _render_map_page(lang: str) -> Payload:
+def _render_map_page(lang: str, as_of: dt.date | None, role: str | None, revision: int) -> Payload:
+    from geo_app.web.api import figures_as_of
+    from geo_app.web.asof import records_as_of
+
     svc = services()
     display = svc.display()
     geometry = unit_geometry()
-    records = svc.records()
+    records = records_as_of(as_of, revision)
     statuses = maps.current_statuses(geometry, records)
-    figs = maps.figures(geometry, records)
+    figs = figures_as_of(geometry, as_of, revision)
+    perms = accounts.ROLES.get(role or "", frozenset())
     script = map_script(lang)
     parts = script.parts
     data_url = url_for("pages.map_data", key=display.key)
@@ -352,10 +378,15 @@ def _render_map_page(lang: str) -> Payload:
     updated = format_date(dt.date.fromisoformat(updated), lang) if updated else ""
     config = {
         "lang": lang,
+        "as_of": as_of.isoformat() if as_of else None,
         "api": {
             "unit": url_for("api.commune", code="CODE").replace("CODE", ""),
             "search": url_for("api.search"),
+            "summary": url_for("api.summary"),
+            "trend": url_for("api.trend"),
+            "me": url_for("auth.me"),
         },
+        "statuses": list(RECORD_STATUSES),
         "labels": maps.status_labels(lang),
         "colors": {row["code"]: row["color"] for row in legend},
         "text": _js_text(),
@@ -378,16 +409,26 @@ def _render_map_page(lang: str) -> Payload:
         units=len(geometry),
         fonts={w: vendor_url("fonts", f) for w, f in FONT_FILES.items()},
         static_url=static_url,
-        exports=_export_links(lang),
+        exports=_export_links(lang, as_of) if "export" in perms else [],
+        perms=perms,
+        as_of=as_of,
+        as_of_display=format_date(as_of, lang) if as_of else "",
+        today=export.today().isoformat(),
+        statuses_for_edit=[(code, maps.status_labels(lang)[code]) for code in RECORD_STATUSES],
     )
     return Payload.of(html, "text/html")
 
 
-def page_payload(lang: str) -> Payload:
-    """Return the map page in `lang`, cached per (boundary set, data revision, language)."""
+def page_payload(lang: str, as_of: dt.date | None = None, role: str | None = None) -> Payload:
+    """Return the map page, cached per (boundary set, data revision, language, date, role).
+
+    Nothing of one user is in it (name and CSRF token come from ``/api/me``); what the role
+    may do (export, import, admin links) is, so the role is part of the key.
+    """
     svc = services()
-    key = ("page", svc.display().key, svc.revision(), lang, request.script_root)
-    return map_cache().get(key, lambda: _render_map_page(lang))
+    revision = svc.revision()
+    key = ("page", svc.display().key, revision, lang, as_of, role, request.script_root)
+    return map_cache().get(key, lambda: _render_map_page(lang, as_of, role, revision))
 
 
 def map_data_payload(key: str) -> Payload:
@@ -400,8 +441,11 @@ def map_data_payload(key: str) -> Payload:
 @bp.get("/")
 def index():
     """Show the provincial map with its figures, legend, search box and status filter."""
+    from geo_app.web.asof import parse_as_of
+
     lang = page_lang()
-    resp = send_payload(page_payload(lang), "private, no-cache")
+    as_of = parse_as_of()
+    resp = send_payload(page_payload(lang, as_of, current_user.role), "private, no-cache")
     resp.vary.add("Cookie")
     if request.args.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
         resp.set_cookie(LANG_COOKIE, lang, max_age=YEAR, samesite="Lax", httponly=True)
@@ -450,7 +494,8 @@ def warm(app: Flask) -> None:
         with app.test_request_context(f"/?lang={lang}"):
             try:
                 map_data_payload(services().display().key)
-                page_payload(lang)
+                for role in accounts.ROLES:
+                    page_payload(lang, None, role)
             except Exception:  # warming is an optimisation; a request will report the problem
                 LOGGER.exception("could not warm the map page (%s)", lang)
                 return

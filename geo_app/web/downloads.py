@@ -1,0 +1,78 @@
+"""Downloads of the joined layer for GIS staff: GeoJSON, GeoPackage, zipped Shapefile, CSV,
+XLSX. The same files as `geo-app status export`, cached per data revision."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Blueprint, Response, current_app
+
+from geo_app import boundaries, importer
+from geo_app.errors import BadRequest
+from geo_app.web import services
+from geo_app.web.auth import requires
+
+LOGGER = logging.getLogger(__name__)
+bp = Blueprint("downloads", __name__)
+
+MIME_TYPES = {
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "zip": "application/zip",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_lock = threading.Lock()
+
+
+def _source_units():
+    """Return the boundary set's own (repaired, not simplified) units, read once per app."""
+    cache = current_app.extensions.setdefault("geo_app_downloads", {})
+    svc = services()
+    key = ("units", svc.display().key)
+    if key not in cache:
+        s = svc.settings
+        cache[key] = boundaries.load(
+            s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
+        ).units
+    return cache[key]
+
+
+def _render(fmt: str) -> bytes:
+    svc = services()
+    units = _source_units()
+    if fmt in ("csv", "xlsx"):
+        import tempfile
+        from pathlib import Path
+
+        rows = importer.export_rows(svc.store, importer.unit_refs(units), svc.division)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"records.{fmt}"
+            importer.write_export(rows, out)
+            return out.read_bytes()
+    frame = importer.layer_frame(units, svc.store, svc.division)
+    return importer.layer_bytes(frame, f".{fmt}")
+
+
+@bp.get("/download/communes.<fmt>")
+@requires("export")
+def communes(fmt: str):
+    """Send the units joined to their records as a GIS file or a spreadsheet."""
+    if fmt not in MIME_TYPES:
+        raise BadRequest(f"no download in format {fmt!r}; use one of: {', '.join(MIME_TYPES)}")
+    svc = services()
+    cache = current_app.extensions.setdefault("geo_app_downloads", {})
+    key = (fmt, svc.display().key, svc.revision())
+    with _lock:  # the GIS writers are not thread-safe; files are small
+        body = cache.get(key)
+        if body is None:
+            body = _render(fmt)
+            for old in [k for k in cache if k[0] == fmt]:
+                del cache[old]
+            cache[key] = body
+    name = f"communes-{svc.division}-r{key[2]}.{fmt}"
+    resp = Response(body, mimetype=MIME_TYPES[fmt])
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp

@@ -1,0 +1,79 @@
+/* The small trend chart above the map: units per status at each month's end (an SVG drawn
+ * here from GET /api/trend; no library). Redrawn after a change made in the side panel. */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("geoapp-config").textContent);
+  var box = document.getElementById("trend-chart");
+  if (!box) { return; }
+  var NS = "http://www.w3.org/2000/svg";
+  var W = 240, H = 64, PAD = { left: 22, right: 4, top: 4, bottom: 14 };
+
+  function node(tag, attrs, text) {
+    var n = document.createElementNS(NS, tag);
+    Object.keys(attrs).forEach(function (k) { n.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { n.textContent = text; }
+    return n;
+  }
+
+  function shortDate(iso) {
+    var p = iso.split("-");
+    return config.lang === "vi" ? p[1] + "/" + p[0] : p[0] + "-" + p[1];
+  }
+
+  function draw(data) {
+    box.textContent = "";
+    var points = data.points;
+    if (!points.length) {
+      box.appendChild(document.createTextNode(config.text.trend_empty));
+      return;
+    }
+    var statuses = Object.keys(data.colors);
+    var max = 1;
+    points.forEach(function (p) {
+      statuses.forEach(function (s) { max = Math.max(max, p.counts[s]); });
+    });
+    var n = points.length;
+    var x = function (i) {
+      return PAD.left + (n === 1 ? 0 : i * (W - PAD.left - PAD.right) / (n - 1));
+    };
+    var y = function (v) { return PAD.top + (1 - v / max) * (H - PAD.top - PAD.bottom); };
+    var svg = node("svg", {
+      viewBox: "0 0 " + W + " " + H, width: "100%", height: H, role: "img",
+      "aria-label": config.text.trend_title, "class": "trend-svg"
+    });
+    svg.appendChild(node("line", { x1: PAD.left, x2: W - PAD.right, y1: y(0), y2: y(0),
+      stroke: "#c4ced9", "stroke-width": 1 }));
+    svg.appendChild(node("text", { x: PAD.left - 3, y: y(max) + 7, "text-anchor": "end",
+      "class": "trend-axis" }, String(max)));
+    svg.appendChild(node("text", { x: PAD.left - 3, y: y(0), "text-anchor": "end",
+      "class": "trend-axis" }, "0"));
+    svg.appendChild(node("text", { x: PAD.left, y: H - 2, "class": "trend-axis" },
+      shortDate(points[0].date)));
+    svg.appendChild(node("text", { x: W - PAD.right, y: H - 2, "text-anchor": "end",
+      "class": "trend-axis" }, shortDate(points[n - 1].date)));
+    statuses.forEach(function (s) {
+      var d = points.map(function (p, i) { return x(i).toFixed(1) + "," + y(p.counts[s]).toFixed(1); });
+      var line = node("polyline", { points: d.join(" "), fill: "none", stroke: data.colors[s],
+        "stroke-width": 1.8, "stroke-linejoin": "round", "data-status": s });
+      var last = points[n - 1];
+      line.appendChild(node("title", {}, data.labels[s] + ": " + last.counts[s]));
+      svg.appendChild(line);
+    });
+    box.appendChild(svg);
+    box.setAttribute("data-points", String(n));
+    box.setAttribute("data-last", JSON.stringify(points[n - 1].counts));
+  }
+
+  function load() {
+    var url = config.api.trend + "?lang=" + config.lang +
+      (config.as_of ? "&as_of=" + encodeURIComponent(config.as_of) : "");
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(draw)
+      .catch(function () { box.textContent = ""; });
+  }
+
+  document.addEventListener("geoapp:changed", load);
+  load();
+})();
