@@ -612,13 +612,13 @@ LAYER_FIELDS = (
     "kind",
     "status",
     "status_vi",
-    "own_status",
     "designated",
     "target_on",
     "transf_on",
     "unit",
     "problems",
     "notes",
+    "rollup",
     "former",
 )
 
@@ -639,6 +639,9 @@ def current_statuses(store: Store, division: str, codes: Sequence[str]) -> dict[
 
 def layer_frame(units, store: Store, division: str):
     """Return the boundary units joined to their records (one row per unit, EPSG:4326).
+
+    ``status`` is the unit's own record's (what the map shows); ``rollup`` the gravest of it
+    and of the records of the former units that went into it, listed in ``former``.
 
     Parameters
     ----------
@@ -665,15 +668,15 @@ def layer_frame(units, store: Store, division: str):
                 "code": code,
                 "name": name,
                 "kind": kind,
-                "status": shown.get(code, NOT_LISTED),
-                "status_vi": label(shown.get(code, NOT_LISTED)),
-                "own_status": rec.status if rec else NOT_LISTED,
+                "status": rec.status if rec else NOT_LISTED,
+                "status_vi": label(rec.status if rec else NOT_LISTED),
                 "designated": rec.designated_on.isoformat() if rec and rec.designated_on else "",
                 "target_on": rec.target_on.isoformat() if rec and rec.target_on else "",
                 "transf_on": rec.transformed_on.isoformat() if rec and rec.transformed_on else "",
                 "unit": rec.unit if rec else "",
                 "problems": "; ".join(rec.problems) if rec else "",
                 "notes": rec.notes if rec else "",
+                "rollup": shown.get(code, NOT_LISTED),
                 "former": ", ".join(former_by_code.get(code, [])),
             }
         )

@@ -240,12 +240,12 @@ def test_the_joined_layer_downloads_with_every_unit_and_its_status(cli, tmp_path
     assert feats["16522"]["status_vi"] == "Đã chuyển hóa"
     assert feats["16522"]["transf_on"] == "2023-03-16"
     assert "2024:14806" in feats["16522"]["former"]
-    listed = sum(1 for f in feats.values() if f["own_status"] != "not_listed")
+    listed = sum(1 for f in feats.values() if f["status"] != "not_listed")
     assert listed == 62
     # Thạch Định went into Xã Kim Tân: its relapse is the gravest, so Kim Tân shows it
     assert "2024:15214" in feats["15187"]["former"]
-    assert feats["15187"]["status"] == "relapsed"
-    assert feats["15187"]["own_status"] == "transformed"
+    assert feats["15187"]["rollup"] == "relapsed"
+    assert feats["15187"]["status"] == "transformed"
 
 
 def test_the_old_division_sample_lands_in_the_right_new_units(cli, tmp_path):
