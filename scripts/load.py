@@ -125,6 +125,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="users send requests back to back (capacity), not 0.5-2 s apart",
+    )
     args = parser.parse_args()
     schema = "load_" + uuid.uuid4().hex[:10]
     admin = sa.create_engine(PG_URL)
@@ -134,7 +139,7 @@ def main() -> None:
     try:
         codes, all_codes = setup(db_url, args.users)
         out = Path(tempfile.mkdtemp(prefix="geo-app-load-"))
-        env = dict(os.environ, GEO_APP_DATABASE_URL=db_url)
+        env = dict(os.environ, GEO_APP_DATABASE_URL=db_url, LOAD_WAIT="0" if args.no_wait else "1")
         results = {
             kind: run(kind, env, args, codes, all_codes, out) for kind in ("gunicorn", "dev")
         }
@@ -142,8 +147,9 @@ def main() -> None:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+    pace = "back to back" if args.no_wait else "0.5-2 s between requests"
     print(
-        f"{args.users} users, {args.seconds} s each, PostgreSQL, loopback "
+        f"{args.users} users ({pace}), {args.seconds} s each, PostgreSQL, loopback "
         f"(gunicorn: {args.workers} workers x 4 threads; dev: Flask's threaded server)"
     )
     head = (

@@ -14,7 +14,7 @@ import os
 import random
 import re
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, constant, task
 
 PASSWORD = os.environ.get("LOAD_PASSWORD", "load-test-password")
 CODES = [c for c in os.environ.get("LOAD_CODES", "").split(",") if c]
@@ -24,7 +24,8 @@ _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*
 
 
 class Officer(HttpUser):
-    wait_time = between(0.5, 2.0)
+    # people pause between clicks; LOAD_WAIT=0 sends requests back to back (capacity)
+    wait_time = constant(0) if os.environ.get("LOAD_WAIT") == "0" else between(0.5, 2.0)
 
     def on_start(self) -> None:
         n = next(_numbers)
