@@ -32,6 +32,7 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(PY) -m ruff check geo_app tests scripts
+	$(PY) -m ruff format --check geo_app tests scripts
 	$(PY) -m pytest
 
 bench: $(STAMP) system-deps

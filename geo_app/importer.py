@@ -455,8 +455,10 @@ def parse_rows(
 def is_sample(data: bytes) -> bool:
     """Tell whether `data` is one of the bundled sample status files."""
     digest = hashlib.sha256(data).digest()
-    return any(digest == hashlib.sha256(f.read_bytes()).digest()
-               for f in SAMPLE_DIR.glob("status_sample_*.csv"))
+    return any(
+        digest == hashlib.sha256(f.read_bytes()).digest()
+        for f in SAMPLE_DIR.glob("status_sample_*.csv")
+    )
 
 
 def run_import(

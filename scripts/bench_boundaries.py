@@ -41,8 +41,10 @@ def bench(path: Path, runs: int) -> None:
     print(f"  cold (read+validate+clean+simplify): {c:8.3f} s  (clean {st['seconds_clean']} s)")
     print(f"  cached (hash source + read cache):   {w:8.3f} s")
     print(f"  ratio cold / cached:                 {c / w:8.1f}x")
-    print(f"  vertices: source {int(shapely.get_num_coordinates(source).sum())}, "
-          f"display {st['vertices_display']}")
+    print(
+        f"  vertices: source {int(shapely.get_num_coordinates(source).sum())}, "
+        f"display {st['vertices_display']}"
+    )
 
 
 if __name__ == "__main__":

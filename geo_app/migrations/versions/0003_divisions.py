@@ -44,8 +44,9 @@ def upgrade() -> None:
         sa.Column("split", sa.Boolean, nullable=False),
         sa.Column("share", sa.Float),
         sa.Column("method", sa.String(16), nullable=False),
-        sa.UniqueConstraint("old_division", "old_code", "new_division", "new_code",
-                            name="uq_crosswalk_pair"),
+        sa.UniqueConstraint(
+            "old_division", "old_code", "new_division", "new_code", name="uq_crosswalk_pair"
+        ),
     )
     op.create_index("ix_crosswalk_new", "crosswalk", ["new_division", "new_code"])
 
