@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 
 from geo_app import boundaries, importer
 from geo_app.errors import BadRequest
 from geo_app.web import services
 from geo_app.web.auth import requires
+from geo_app.web.exports import file_cache
+from geo_app.web.pages import map_cache
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("downloads", __name__)
@@ -27,16 +29,17 @@ _lock = threading.Lock()
 
 
 def _source_units():
-    """Return the boundary set's own (repaired, not simplified) units, read once per app."""
-    cache = current_app.extensions.setdefault("geo_app_downloads", {})
+    """Return the boundary set's own (repaired, not simplified) units, read once per set."""
     svc = services()
-    key = ("units", svc.display().key)
-    if key not in cache:
-        s = svc.settings
-        cache[key] = boundaries.load(
-            s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
-        ).units
-    return cache[key]
+    s = svc.settings
+    return map_cache().get(
+        ("source-units", svc.display().key),
+        lambda: (
+            boundaries.load(
+                s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
+            ).units
+        ),
+    )
 
 
 def _render(fmt: str) -> bytes:
@@ -62,16 +65,15 @@ def communes(fmt: str):
     if fmt not in MIME_TYPES:
         raise BadRequest(f"no download in format {fmt!r}; use one of: {', '.join(MIME_TYPES)}")
     svc = services()
-    cache = current_app.extensions.setdefault("geo_app_downloads", {})
-    key = (fmt, svc.display().key, svc.revision())
-    with _lock:  # the GIS writers are not thread-safe; files are small
-        body = cache.get(key)
-        if body is None:
-            body = _render(fmt)
-            for old in [k for k in cache if k[0] == fmt]:
-                del cache[old]
-            cache[key] = body
-    name = f"communes-{svc.division}-r{key[2]}.{fmt}"
+    revision = svc.revision()
+    key = ("download", fmt, svc.display().key, revision)
+
+    def make() -> bytes:
+        with _lock:  # the GIS writers (GDAL) are not thread-safe; the files are small
+            return _render(fmt)
+
+    body = file_cache().get(key, make)
+    name = f"communes-{svc.division}-r{revision}.{fmt}"
     resp = Response(body, mimetype=MIME_TYPES[fmt])
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     resp.headers["Cache-Control"] = "private, no-cache"

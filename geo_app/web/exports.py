@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -26,35 +24,15 @@ from geo_app.web.auth import requires
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__)
 
-#: Rendered exports kept per app (a 300-dpi A4 PNG is about 1 MB; a full pack a few MB).
+#: Rendered files kept per worker (a 300-dpi A4 PNG is about 1 MB; a full pack a few MB).
 CACHE_ENTRIES = 16
 
 
-class _Cache:
-    """A small thread-safe LRU of rendered exports."""
+def file_cache():
+    """Return the app's cache of rendered files (exports and downloads), a few entries big."""
+    from geo_app.web.pages import MapCache
 
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict[Any, tuple[bytes, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> tuple[bytes, str] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-            return item
-
-    def put(self, key: Any, item: tuple[bytes, str]) -> None:
-        with self._lock:
-            self._items[key] = item
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-def _cache() -> _Cache:
-    return current_app.extensions.setdefault("geo_app_exports", _Cache(CACHE_ENTRIES))
+    return current_app.extensions.setdefault("geo_app_files", MapCache(CACHE_ENTRIES))
 
 
 def _params() -> dict[str, Any]:
@@ -74,9 +52,8 @@ def _send(kind: str, options: export.ExportOptions) -> Response:
     display = svc.display()
     revision = svc.revision()
     key = (kind, display.key, revision, export.today(), as_of, options)
-    cache = _cache()
-    item = cache.get(key)
-    if item is None:
+
+    def make() -> tuple[bytes, str]:
         source = export.source_label(svc.settings)
         if as_of is None:
             data = export.load_data(display, svc.store, svc.division, source)
@@ -93,10 +70,11 @@ def _send(kind: str, options: export.ExportOptions) -> Response:
             body = export.render_pack(data, options)
         else:
             body = export.render_map(data, options)
-        item = (body, export.file_name(kind, options, data.figures_date))
-        cache.put(key, item)
-        LOGGER.info("export %s rendered: %s (%d bytes)", kind, item[1], len(body))
-    body, name = item
+        name = export.file_name(kind, options, data.figures_date)
+        LOGGER.info("export %s rendered: %s (%d bytes)", kind, name, len(body))
+        return body, name
+
+    body, name = file_cache().get(key, make)
     response = Response(body, mimetype=export.MIME_TYPES[options.fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-cache"
