@@ -543,6 +543,42 @@ def users_add(ctx: Context, name: str, role: str) -> None:
     click.echo(f"user {name} added with role {role}")
 
 
+@users.command("first-admin")
+@pass_ctx
+def users_first_admin(ctx: Context) -> None:
+    """Create an `admin` account with a random password when there is no user at all.
+
+    The password is printed once and kept in instance/first_admin_password (readable by the
+    owner only); change it from the admin page, then delete the file.
+    """
+    import os
+    import secrets
+
+    try:
+        if ctx.store.users():
+            click.echo("users exist already; no account created")
+            return
+        password = secrets.token_urlsafe(12)
+        ctx.store.add_user(
+            "admin",
+            accounts.hash_password(password),
+            "admin",
+            actor="cli",
+            source="cli:first-admin",
+        )
+    except GeoAppError as exc:
+        _fail(exc, False)
+    path = config.INSTANCE_DIR / "first_admin_password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+    click.echo(
+        f"created the account admin with password {password} (also in {path}); "
+        "change it on the admin page"
+    )
+
+
 @users.command("list")
 @pass_ctx
 def users_list(ctx: Context) -> None:

@@ -75,3 +75,29 @@ def test_users_cli(tmp_path, monkeypatch, thanh_hoa):
     r = run(main, ["users", "list"])
     assert "chi.huy" in r.output and "disabled" in r.output and "can.bo" in r.output
     assert run(main, ["users", "disable", "ghost"]).exit_code == 1
+
+
+def test_first_admin_is_made_once_with_a_private_password(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from geo_app import accounts
+    from geo_app.cli import main
+    from geo_app.store import Store
+
+    url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    monkeypatch.setenv("GEO_APP_DATABASE_URL", url)
+    monkeypatch.setattr("geo_app.config.INSTANCE_DIR", tmp_path / "instance")
+    run = CliRunner().invoke
+    assert run(main, ["db", "upgrade"]).exit_code == 0
+    r = run(main, ["users", "first-admin"])
+    assert r.exit_code == 0 and "created the account admin" in r.output
+    secret = tmp_path / "instance" / "first_admin_password"
+    password = secret.read_text().strip()
+    assert secret.stat().st_mode & 0o077 == 0 and password in r.output
+    store = Store(url)
+    user = store.user("admin")
+    assert user["role"] == "admin" and accounts.verify_password(user["password_hash"], password)
+    r = run(main, ["users", "first-admin"])
+    assert "users exist already" in r.output
+    assert len(store.users()) == 1
+    store.dispose()
