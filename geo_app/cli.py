@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from geo_app import accounts, boundaries, config, importer
+from geo_app import divisions as division_service
 from geo_app.errors import GeoAppError
 from geo_app.store import Store
 
@@ -194,19 +195,7 @@ def boundaries_check(
 ) -> None:
     """Validate a boundary file; exit 0 when usable, 1 when not."""
     fields = _fields(ctx, code_field, name_field, kind_field)
-    try:
-        report = boundaries.read(path, fields, encoding or ctx.settings["ENCODING"] or None)
-        out: dict[str, Any] = report.report()
-    except GeoAppError as exc:
-        out = {
-            "path": str(path),
-            "features": 0,
-            "crs": None,
-            "repaired": [],
-            "errors": [exc.message],
-            "warnings": [],
-            "usable": False,
-        }
+    out = division_service.check(path, fields, encoding or ctx.settings["ENCODING"] or None)
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -287,41 +276,28 @@ def boundaries_import(
     try:
         start = _date_option(valid_from, "--valid-from")
         end = _date_option(valid_to, "--valid-to")
-        if end and end < start:
-            raise GeoAppError("--valid-to is before --valid-from")
-        fields = _fields(ctx, code_field, name_field, kind_field)
-        encoding = encoding or s["ENCODING"] or None
-        bset = boundaries.load(path, fields, encoding)
-        for w in bset.warnings:
-            ticker(f"warning: {w}")
-        if not replace and ctx.store.division_units(name):
-            raise GeoAppError(f"division {name!r} exists already; use --replace")
-        installed = boundaries.install_copy(path, config.INSTANCE_DIR / "boundaries" / name)
-        boundaries.prepare(
-            installed, s["CACHE_DIR"], fields, encoding, s["GAP_WIDTH_M"], s["SIMPLIFY_M"], ticker
-        )
-        units = [
-            {"code": c, "name": n, "kind": k, "parent": ""}
-            for c, n, k in zip(
-                bset.units["code"], bset.units["name"], bset.units["kind"], strict=True
-            )
-        ]
-        ctx.store.save_division(
+        done = division_service.register(
+            ctx.store,
+            path,
             name,
-            units,
-            valid_from=start,
-            valid_to=end,
-            source=source or path.name,
-            actor="cli",
-            boundary_path=str(installed),
-            fields=vars(fields),
+            start,
+            end,
+            source,
+            fields=_fields(ctx, code_field, name_field, kind_field),
+            encoding=encoding or s["ENCODING"] or None,
             replace=replace,
+            actor="cli",
+            source_door="cli",
+            dest_root=division_service.boundary_root(s),
+            current=s["DIVISION"],
+            progress=ticker,
+            prepare_settings=s,
         )
     except GeoAppError as exc:
         ticker.close()
         _fail(exc, False)
     ticker.close()
-    click.echo(f"division {name}: {len(units)} units from {path.name}, in force from {start}")
+    click.echo(f"division {name}: {done.units} units from {path.name}, in force from {start}")
 
 
 @main.group()

@@ -81,6 +81,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder of the on-disk cache of prepared display geometry.",
     ),
     Setting(
+        "BOUNDARY_DIR",
+        "GEO_APP_BOUNDARY_DIR",
+        "",
+        "Folder registered boundary sets are copied into, one folder per division; empty = "
+        "instance/boundaries.",
+    ),
+    Setting(
+        "UPLOAD_DIR",
+        "GEO_APP_UPLOAD_DIR",
+        "",
+        "Private folder where boundary sets uploaded on the admin page wait to be accepted; "
+        "empty = instance/uploads.",
+    ),
+    Setting(
+        "BOUNDARY_MAX_BYTES",
+        "GEO_APP_BOUNDARY_MAX_BYTES",
+        200 * 1024 * 1024,
+        "Largest boundary-set zip the admin page accepts, in bytes.",
+        int,
+    ),
+    Setting(
         "TILES",
         "GEO_APP_TILES",
         "none",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+import zipfile
 
 import pytest
-from conftest import PASSWORD, client_as, csrf_token, login
+from conftest import PASSWORD, THANH_HOA, client_as, csrf_token, login
 
 from geo_app import export
 
@@ -49,6 +51,21 @@ MATRIX: dict[str, tuple] = {
         {"form": {"codes": "14845 16522"}},
     ),
     "admin.audit_csv": ("GET", "/admin/audit.csv", "admin", 200, {}),
+    "admin.boundaries_page": ("GET", "/admin/boundaries", "admin", 200, {}),
+    "admin.boundaries_upload": (  # the validation report; nothing registered
+        "POST",
+        "/admin/boundaries",
+        "admin",
+        200,
+        {"zip": 1, "form": {"name": "2026", "valid_from": "2026-01-01"}},
+    ),
+    "admin.boundaries_accept": (  # a well-formed token of no upload: past the role check, 404
+        "POST",
+        "/admin/boundaries/accept",
+        "admin",
+        404,
+        {"form": {"token": "0" * 32, "name": "2026", "valid_from": "2026-01-01"}},
+    ),
     "admin.import_page GET": ("GET", "/import", "import", 200, {}),
     "admin.import_page POST": ("POST", "/import", "import", 200, {"upload": 1, "form": {}}),
 }
@@ -103,6 +120,9 @@ def _request(client, app, role: str, endpoint: str, n: int):
     if "login" in extra:
         name = USER_OF.get(role, "admin")
         return client.post(url, data={"username": name, "password": PASSWORD, "csrf_token": token})
+    if "zip" in extra:  # a boundary set: the shared Thanh Hóa shapefile, zipped
+        upload = {"file": (io.BytesIO(_boundary_zip()), "ranh-gioi.zip")}
+        return client.post(url, data={**extra["form"], **upload, "csrf_token": token})
     if "upload" in extra:
         data = f"code,status,notes\n14848,hotspot,matrix {role}\n".encode()
         upload = {"file": (io.BytesIO(data), "m.csv")}
@@ -115,9 +135,22 @@ def _request(client, app, role: str, endpoint: str, n: int):
     return client.post(url, data={**form, "csrf_token": token})
 
 
+@functools.cache
+def _boundary_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for part in sorted(THANH_HOA.glob("*.*")):
+            if part.suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                zf.write(part, part.name)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
-def test_role_route_matrix(app, endpoint):
+def test_role_route_matrix(app, endpoint, tmp_path):
     method, url, permission, ok, _extra = MATRIX[endpoint]
+    # uploaded boundary sets wait in the test's own folder, not in the project's instance/
+    app.extensions["geo_app"].settings["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    app.extensions["geo_app"].settings["BOUNDARY_DIR"] = str(tmp_path / "boundaries")
     for n, role in enumerate(ROLES):
         client = app.test_client() if role == "anonymous" else client_as(app, USER_OF[role])
         with _request(client, app, role, endpoint, n) as r:

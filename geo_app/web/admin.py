@@ -1,8 +1,9 @@
-"""Administration pages: users, roles, assignments, the audit log; and the import page.
+"""Administration pages: users, roles, assignments, the audit log, boundary sets; the import page.
 
 Every change goes through one store method that writes exactly one audit entry. The audit log
 is shown with filters (actor, action, unit, date range) and downloadable as CSV with the same
-filters.
+filters. A boundary set is uploaded as a zip, checked and its report shown; it is registered as
+a division only when the administrator accepts that report (`geo_app.divisions`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,28 @@ import io
 import json
 import logging
 import re
+import secrets
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import secure_filename
 
-from geo_app import accounts, export
-from geo_app.errors import BadRequest, GeoAppError, ImportFailed
+from geo_app import accounts, boundaries, config, divisions, export
+from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
 from geo_app.importer import format_problem
+from geo_app.status import format_date, parse_date
 from geo_app.web import services
 from geo_app.web.api import run_web_import, truthy
 from geo_app.web.auth import requires
-from geo_app.web.pages import page_context, unit_geometry
+from geo_app.web.pages import page_context, page_lang, unit_geometry
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__)
@@ -224,3 +234,378 @@ def import_page():
             error = exc.message
             status = exc.status if exc.status < 500 else 400
     return _page("import.html", status, result=result, error=error, problems=problems)
+
+
+# -- boundary sets ----------------------------------------------------------------------------
+#: The largest boundary-set upload (``BOUNDARY_MAX_BYTES`` in the settings overrides it).
+BOUNDARY_MAX_BYTES = 200 * 1024 * 1024
+#: The most a zip may unpack to (a guard against zip bombs), as a multiple of its size.
+UNZIPPED_RATIO = 20
+#: How long an uploaded, checked set waits to be accepted before it is thrown away.
+UPLOAD_TTL_SECONDS = 2 * 60 * 60
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+_FORM_FIELDS = (
+    "name",
+    "valid_from",
+    "valid_to",
+    "source",
+    "code_field",
+    "name_field",
+    "kind_field",
+    "encoding",
+)
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def upload_root(settings: dict[str, Any]) -> Path:
+    """Return the private folder of uploads waiting to be accepted (``UPLOAD_DIR`` overrides)."""
+    return Path(settings.get("UPLOAD_DIR") or config.INSTANCE_DIR / "uploads")
+
+
+def upload_max_bytes(settings: dict[str, Any]) -> int:
+    """Return the largest boundary-set upload, in bytes."""
+    return int(settings.get("BOUNDARY_MAX_BYTES") or BOUNDARY_MAX_BYTES)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.3g}"
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge):
+    if request.endpoint == "admin.boundaries_upload":
+        limit = _mb(upload_max_bytes(services().settings))
+        message = _("The file is larger than %(mb)s MB; nothing was kept.", mb=limit)
+        return _boundaries_page(413, error=message)
+    from geo_app.web import _error_response
+
+    return _error_response(413, exc.description or exc.name)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    token: str
+    path: Path
+    filename: str  # as the user's computer named it
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    source: str
+    fields: boundaries.FieldMap
+    encoding: str | None
+    replace: bool
+
+
+def _raw_form() -> dict[str, str]:
+    raw = {k: (request.form.get(k) or "").strip()[:300] for k in _FORM_FIELDS}
+    raw["replace"] = "1" if truthy(request.form.get("replace")) else ""
+    return raw
+
+
+def _form_date(raw: dict[str, str], key: str, label: str) -> dt.date | None:
+    try:
+        return parse_date(raw[key])
+    except ValueError:
+        raise BadRequest(
+            _(
+                "%(field)s must be a date written YYYY-MM-DD (got %(value)s).",
+                field=label,
+                value=raw[key],
+            )
+        ) from None
+
+
+def _spec(raw: dict[str, str]) -> _Spec:
+    """Return the registration the form asks for, checked (no file is read)."""
+    svc = services()
+    start = _form_date(raw, "valid_from", _("Valid from"))
+    end = _form_date(raw, "valid_to", _("Valid to"))
+    for key, label, most in (
+        ("source", _("Source"), divisions.MAX_SOURCE),
+        ("code_field", _("Code field"), 64),
+        ("name_field", _("Name field"), 64),
+        ("kind_field", _("Kind field"), 64),
+        ("encoding", _("Encoding"), 64),
+    ):
+        if len(raw[key]) > most:
+            raise BadRequest(
+                _("%(field)s is too long (at most %(n)s characters).", field=label, n=most)
+            )
+    base = boundaries.FieldMap.from_settings(svc.settings)
+    spec = _Spec(
+        name=raw["name"],
+        valid_from=start,
+        valid_to=end,
+        source=raw["source"],
+        fields=boundaries.FieldMap(
+            raw["code_field"] or base.code,
+            raw["name_field"] or base.name,
+            raw["kind_field"] or base.kind,
+        ),
+        encoding=divisions.check_encoding(raw["encoding"] or svc.settings["ENCODING"] or None),
+        replace=bool(raw["replace"]),
+    )
+    divisions.check_new(
+        svc.store, spec.name, spec.valid_from, spec.valid_to, spec.replace, svc.division
+    )
+    return spec
+
+
+def _message(exc: GeoAppError) -> str:
+    """Return what to tell the user about `exc`, in the page's language where it is ours."""
+    if isinstance(exc, divisions.BadName):
+        return _(
+            "The name %(name)s cannot be used: use 1 to 32 letters a–z, digits, “-” or “_”, "
+            "beginning with a letter or digit, e.g. 2026 or thanh-hoa-2026.",
+            name=repr(exc.name),
+        )
+    if isinstance(exc, divisions.CurrentDivision):
+        return _(
+            "%(name)s is the current division, whose units come from the configured boundary "
+            "set; choose another name.",
+            name=exc.name,
+        )
+    if isinstance(exc, divisions.DivisionExists):
+        return _(
+            "The division %(name)s exists already; tick “Replace the division of that name” "
+            "to replace it.",
+            name=exc.name,
+        )
+    if isinstance(exc, divisions.BadPeriod):
+        if exc.valid_from is None:
+            return _("Give the first day the division is in force (Valid from).")
+        return _("Valid to is before Valid from.")
+    if isinstance(exc, divisions.BadEncoding):
+        return _("Unknown encoding %(encoding)s (e.g. utf-8, cp1258).", encoding=exc.encoding)
+    return exc.message
+
+
+def _page_status(exc: GeoAppError) -> int:
+    if exc.status >= 500:
+        raise exc
+    return exc.status if exc.status in (404, 409, 413) else 400
+
+
+# uploads waiting to be accepted: UPLOAD_DIR/TOKEN/{FILE.zip, upload.json}
+def _sweep(root: Path) -> None:
+    """Throw away the uploads older than `UPLOAD_TTL_SECONDS`."""
+    if not root.is_dir():
+        return
+    now = time.time()
+    for folder in root.iterdir():
+        try:
+            old = now - folder.stat().st_mtime > UPLOAD_TTL_SECONDS
+        except OSError:
+            continue
+        if _TOKEN.fullmatch(folder.name) and old:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stage(upload) -> _Staged:
+    """Check that `upload` is a readable zip of a sensible size, then keep it under a token.
+
+    Raises
+    ------
+    BadRequest
+        When there is no file, or it is not a readable zip; nothing is written then.
+    """
+    if upload is None or not upload.filename:
+        raise BadRequest(_("Choose a boundary set (.zip) to upload."))
+    filename = PurePath(upload.filename.replace("\\", "/")).name[:120]
+    if not filename.lower().endswith(".zip"):
+        raise BadRequest(
+            _(
+                "%(file)s is not a .zip file: upload a zip holding one shapefile "
+                "(.shp, .shx, .dbf, .prj) or one GeoPackage.",
+                file=filename,
+            )
+        )
+    stream = upload.stream
+    head = stream.read(4)
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    if size == 0:
+        raise BadRequest(_("%(file)s is empty.", file=filename))
+    if head not in _ZIP_MAGIC:
+        raise BadRequest(_("%(file)s is not a zip file.", file=filename))
+    try:
+        with zipfile.ZipFile(stream) as zf:
+            unzipped = sum(i.file_size for i in zf.infolist())
+            broken = zf.testzip() if unzipped <= UNZIPPED_RATIO * size + 10**6 else None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        broken = "?"
+        unzipped = 0
+    if unzipped > UNZIPPED_RATIO * size + 10**6:
+        raise BadRequest(
+            _(
+                "%(file)s unpacks to far more data than a boundary set holds; it is refused.",
+                file=filename,
+            )
+        )
+    if broken is not None:
+        raise BadRequest(_("%(file)s is a broken or incomplete zip file.", file=filename))
+    stream.seek(0)
+    root = upload_root(services().settings)
+    _sweep(root)
+    token = secrets.token_hex(16)
+    folder = root / token
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)  # private: uploads wait unchecked there
+    folder.mkdir(mode=0o700)
+    safe = secure_filename(filename)
+    if not safe.lower().endswith(".zip") or safe.lower() == ".zip":
+        safe = "boundaries.zip"
+    try:
+        upload.save(folder / safe)
+        meta = {"user": current_user.username, "filename": filename, "file": safe}
+        (folder / "upload.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return _Staged(token, folder / safe, filename)
+
+
+def _staged(token: str | None) -> _Staged:
+    """Return the upload kept under `token` for the current user.
+
+    Raises
+    ------
+    BadRequest
+        When the token is not one this app makes.
+    NotFound
+        When there is no such upload, it expired, or another user made it.
+    """
+    gone = _("This upload is unknown or has expired; upload the file again.")
+    if not _TOKEN.fullmatch(token or ""):
+        raise BadRequest(gone)
+    root = upload_root(services().settings)
+    _sweep(root)
+    folder = root / token
+    try:
+        meta = json.loads((folder / "upload.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        raise NotFound(gone) from None
+    path = folder / str(meta.get("file", ""))
+    if meta.get("user") != current_user.username or path.parent != folder or not path.is_file():
+        raise NotFound(gone)
+    return _Staged(token, path, str(meta.get("filename") or path.name))
+
+
+def _discard(token: str) -> None:
+    if _TOKEN.fullmatch(token):
+        shutil.rmtree(upload_root(services().settings) / token, ignore_errors=True)
+
+
+def _boundaries_page(
+    status: int = 200,
+    form: dict[str, str] | None = None,
+    spec: _Spec | None = None,
+    **context: Any,
+):
+    """Render the boundary-set page: the divisions, a report if any, the upload form."""
+    svc = services()
+    lang = page_lang()
+    rows = svc.store.divisions()
+    for d in rows:
+        for key in ("valid_from", "valid_to"):
+            d[key + "_shown"] = format_date(dt.date.fromisoformat(d[key]), lang) if d[key] else ""
+    period = spec and (format_date(spec.valid_from, lang), format_date(spec.valid_to, lang))
+    return _page(
+        "boundaries.html",
+        status,
+        divisions=rows,
+        current=svc.division,
+        defaults=boundaries.FieldMap.from_settings(svc.settings),
+        default_encoding=svc.settings["ENCODING"],
+        max_mb=_mb(upload_max_bytes(svc.settings)),
+        form=form or {k: "" for k in (*_FORM_FIELDS, "replace")},
+        spec=spec,
+        period=period,
+        **context,
+    )
+
+
+@bp.get("/admin/boundaries")
+@requires("admin")
+def boundaries_page():
+    """Show the registered divisions and the form to upload a boundary set."""
+    return _boundaries_page()
+
+
+@bp.post("/admin/boundaries")
+@requires("admin")
+def boundaries_upload():
+    """Check an uploaded boundary set and show its report; nothing is registered yet."""
+    raw = _raw_form()
+    try:
+        spec = _spec(raw)
+        staged = _stage(request.files.get("file"))
+    except GeoAppError as exc:
+        return _boundaries_page(_page_status(exc), error=_message(exc), form=raw)
+    try:
+        report = divisions.check(staged.path, spec.fields, spec.encoding)
+    except BaseException:
+        _discard(staged.token)
+        raise
+    if not report["usable"]:
+        _discard(staged.token)
+        return _boundaries_page(
+            400,
+            error=_(
+                "%(file)s cannot be used as a boundary set; nothing was kept.", file=staged.filename
+            ),
+            report=report,
+            filename=staged.filename,
+            form=raw,
+        )
+    replacing = divisions.exists(services().store, spec.name)
+    return _boundaries_page(
+        report=report,
+        filename=staged.filename,
+        token=staged.token,
+        spec=spec,
+        replacing=replacing,
+        form=raw,
+    )
+
+
+@bp.post("/admin/boundaries/accept")
+@requires("admin")
+def boundaries_accept():
+    """Register the checked upload as a division (validated again), then drop the upload."""
+    raw = _raw_form()
+    svc = services()
+    try:
+        staged = _staged(request.form.get("token"))
+        spec = _spec(raw)
+        done = divisions.register(
+            svc.store,
+            staged.path,
+            spec.name,
+            spec.valid_from,
+            spec.valid_to,
+            spec.source or staged.filename,
+            fields=spec.fields,
+            encoding=spec.encoding,
+            replace=spec.replace,
+            actor=current_user.username,
+            source_door=_SOURCE,
+            dest_root=divisions.boundary_root(svc.settings),
+            current=svc.division,
+        )  # no display geometry here: `geo-app boundaries prepare` does it, never a request
+    except GeoAppError as exc:
+        return _boundaries_page(_page_status(exc), error=_message(exc), form=raw)
+    _discard(staged.token)
+    flash(
+        _(
+            "Division %(name)s registered: %(n)s units, in force from %(day)s.",
+            name=done.name,
+            n=done.units,
+            day=format_date(done.valid_from, page_lang()),
+        )
+    )
+    return redirect(url_for("admin.boundaries_page"), code=303)

@@ -16,6 +16,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     g,
     jsonify,
     redirect,
@@ -228,6 +229,18 @@ def _security_headers(resp):
     return resp
 
 
+def _upload_limit() -> None:
+    """Let an administrator's boundary-set upload exceed the app's request limit."""
+    if (
+        request.endpoint == "admin.boundaries_upload"
+        and current_user.is_authenticated
+        and current_user.can("admin")
+    ):
+        from geo_app.web.admin import upload_max_bytes
+
+        request.max_content_length = upload_max_bytes(current_app.extensions["geo_app"].settings)
+
+
 def init_app(app: Flask) -> None:
     """Install login, CSRF, role checks and security headers on `app`."""
     # Flask predefines these keys (SameSite None): set them unless the settings chose a value
@@ -242,6 +255,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     # anonymous requests are sent to the login first, then CSRF is checked
     app.before_request(_require_login)
+    app.before_request(_upload_limit)  # before the CSRF check parses the form
     csrf.init_app(app)
     app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = generate_csrf
