@@ -40,3 +40,4 @@ bench: $(STAMP) system-deps
 	$(PY) scripts/bench_boundaries.py
 	$(PY) scripts/bench_map.py --national --browser
 	$(PY) scripts/bench_export.py
+	$(PY) scripts/bench_rollup.py

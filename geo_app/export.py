@@ -49,6 +49,7 @@ from geo_app.status import (
     OUTLINE_COLOR,
     STATUSES,
     Record,
+    Standing,
     format_date,
     label,
     summary,
@@ -108,6 +109,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "notes": "Ghi chú",
         "none": "—",
         "neighbours": "ĐƠN VỊ GIÁP RANH ({n})",
+        "own": "Hồ sơ của đơn vị: {status}",
+        "former": "ĐƠN VỊ CŨ SÁP NHẬP VÀO ({n})",
+        "former_line": "{status}{split}",
+        "split": " · đã chia cho nhiều đơn vị",
         "more": "… và {n} đơn vị khác",
         "location": "VỊ TRÍ TRONG TỈNH",
         "pack_subtitle": "Hồ sơ địa bàn · {as_of}",
@@ -143,6 +148,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "notes": "Notes",
         "none": "—",
         "neighbours": "NEIGHBOURING UNITS ({n})",
+        "own": "The unit's own record: {status}",
+        "former": "FORMER UNITS MERGED INTO IT ({n})",
+        "former_line": "{status}{split}",
+        "split": " · split between several units",
         "more": "… and {n} more",
         "location": "LOCATION IN THE PROVINCE",
         "pack_subtitle": "Area record · {as_of}",
@@ -368,10 +377,13 @@ def parse_options(params: Mapping[str, Any], fmt: str = "png") -> ExportOptions:
 # -- the data to draw ---------------------------------------------------------------------------
 @dataclass
 class MapData:
-    """Units (display geometry, EPSG:4326) and their current records: what every export draws.
+    """Units (display geometry, EPSG:4326) and their records: what every export draws.
 
     ``records`` maps unit codes to `Record` objects or to stored records (objects with
-    ``record``, ``updated_at`` and ``sample`` attributes).
+    ``record``, ``updated_at`` and ``sample`` attributes); ``former`` and ``pairs`` are the
+    records of older divisions and the crosswalk into this one (see
+    `geo_app.status.Standing`): a unit is drawn with the gravest of its own and its former
+    units' statuses.
     """
 
     units: gpd.GeoDataFrame
@@ -381,6 +393,8 @@ class MapData:
     source: str = ""
     as_of: dt.date | None = None
     today: dt.date | None = None
+    former: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    pairs: Sequence[Mapping[str, Any]] = ()
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -390,33 +404,39 @@ class MapData:
             ):
                 digest.update(str(code).encode() + b"\0" + wkb)
             self.key = digest.hexdigest()[:32]
+        self.standing = Standing(self.records, self.former, self.pairs)
+
+    @classmethod
+    def of(cls, units: gpd.GeoDataFrame, standing: Standing, **kwargs: Any) -> MapData:
+        """Return the data of `units` with the records of `standing`."""
+        return cls(units, standing.records, former=standing.former, pairs=standing.pairs, **kwargs)
 
     def record(self, code: str) -> Record | None:
+        """Return the unit's own record (None when it has none)."""
         rec = self.records.get(code)
         return getattr(rec, "record", rec)
 
+    def _shown(self) -> list[Any]:
+        return self.standing.shown(str(c) for c in self.units["code"])
+
     @property
     def sample(self) -> bool:
-        """Tell whether any record shown comes from the bundled sample file."""
-        return any(getattr(r, "sample", False) for r in self.records.values())
+        """Tell whether any record shown comes from a bundled sample file."""
+        return any(getattr(r, "sample", False) for r in self._shown())
 
     @property
     def figures_date(self) -> dt.date:
         """The day the figures stand at: `as_of`, else the last change, else today."""
         if self.as_of is not None:
             return self.as_of
-        return figures_date(self.records.values(), self.today)
+        return figures_date(self._shown(), self.today)
 
     def statuses(self) -> dict[str, str]:
-        """Return the status of every unit of the boundary set (``not_listed`` when none)."""
-        out = {}
-        for code in self.units["code"]:
-            rec = self.record(code)
-            out[code] = rec.status if rec is not None else NOT_LISTED
-        return out
+        """Return the status every unit shows (the roll-up; ``not_listed`` when none)."""
+        return self.standing.statuses(str(c) for c in self.units["code"])
 
     def summary(self) -> dict[str, Any]:
-        """Return `geo_app.status.summary` of the records joined to the boundary set."""
+        """Return `geo_app.status.summary` of what the units of the boundary set show."""
         statuses = [s for s in self.statuses().values() if s != NOT_LISTED]
         return summary(statuses, len(self.units))
 
@@ -1599,14 +1619,19 @@ def _record_block(
     flow: _Flow, data: MapData, options: ExportOptions, geo: _Geometry, i: int
 ) -> None:
     t = TEXTS[options.lang]
-    rec = data.record(geo.codes[i])
-    status = rec.status if rec is not None else NOT_LISTED
+    code = geo.codes[i]
+    rec = data.record(code)
+    own = rec.status if rec is not None else NOT_LISTED
+    former = data.standing.former_units(code)
+    status = data.standing.statuses([code])[code]
     flow.line(t["record"], 9.0, weight="bold")
     flow.space(0.5)
     flow.swatch(status, label(status, options.lang), 9.0, weight="bold")
+    if status != own:  # the colour comes from a former unit's record
+        flow.wrapped(t["own"].format(status=label(own, options.lang)), 6.6, color=MUTED)
     flow.space(1.0)
     key_w = 28.0
-    flow.pair(t["code"], geo.codes[i], key_w)
+    flow.pair(t["code"], code, key_w)
     if rec is not None:
         flow.pair(t["designated_on"], format_date(rec.designated_on, "vi") or t["none"], key_w)
         flow.pair(t["target_on"], format_date(rec.target_on, "vi") or t["none"], key_w)
@@ -1616,6 +1641,25 @@ def _record_block(
         if rec.notes:
             flow.pair(t["notes"], rec.notes, key_w)
     flow.space(2.0)
+    if former and not flow.full:
+        flow.line(t["former"].format(n=len(former)), 7.6, weight="bold")
+        flow.space(0.3)
+        for pair, old in former:
+            old_rec = getattr(old, "record", old)
+            st = old_rec.status if old_rec is not None else NOT_LISTED
+            name = full_name(pair.get("kind", ""), pair.get("name", "")) or pair["old_code"]
+            title = f"{name} ({pair['old_division']}: {pair['old_code']})"
+            if not flow.swatch(st, title, 7.0, row=4.6, box=(6.5, 3.4)):
+                break
+            split = t["split"] if pair.get("split") else ""
+            line = t["former_line"].format(status=label(st, options.lang), split=split)
+            if old_rec is not None and old_rec.transformed_on:
+                line += f" · {t['transformed_on']} {format_date(old_rec.transformed_on, 'vi')}"
+            elif old_rec is not None and old_rec.designated_on:
+                line += f" · {t['designated_on']} {format_date(old_rec.designated_on, 'vi')}"
+            if not flow.wrapped(line, 6.2, indent=9.1, color=MUTED, max_lines=2):
+                break
+        flow.space(2.0)
 
 
 def _neighbours_block(
@@ -1750,7 +1794,8 @@ def render_pack(data: MapData, options: ExportOptions) -> bytes:
 
 # -- helpers for the two doors ------------------------------------------------------------------
 def load_data(display: Any, store: Any, division: str, source: str = "") -> MapData:
-    """Return what exports draw: display geometry and the store's current records.
+    """Return what exports draw: display geometry, the store's current records and those of
+    the former units that went into each unit (through the crosswalk).
 
     The revision is read before the records, so a cache keyed on it can only hold content
     at least as new as its key says.
@@ -1767,8 +1812,8 @@ def load_data(display: Any, store: Any, division: str, source: str = "") -> MapD
         How the footer names the boundary set (see `source_label`).
     """
     revision = store.revision()
-    records = store.records(division)
-    return MapData(display.units, records, key=display.key, revision=revision, source=source)
+    standing = store.standing(division)
+    return MapData.of(display.units, standing, key=display.key, revision=revision, source=source)
 
 
 def source_label(settings: Mapping[str, Any]) -> str:

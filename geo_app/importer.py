@@ -614,36 +614,24 @@ LAYER_FIELDS = (
     "kind",
     "status",
     "status_vi",
+    "own_status",
     "designated",
     "target_on",
     "transf_on",
     "unit",
     "problems",
     "notes",
-    "rollup",
     "former",
 )
-
-
-def current_statuses(store: Store, division: str, codes: Sequence[str]) -> dict[str, str]:
-    """Return the status each unit of `division` shows: the gravest of its own record's and
-    those of the former units (of older divisions) that went into it."""
-    from geo_app.status import rolled_up
-
-    own = {c: r.record.status for c, r in store.records(division).items()}
-    pairs = store.crosswalk_into(division)
-    former: dict[tuple[str, str], str] = {}
-    for old_division in {p["old_division"] for p in pairs}:
-        for c, r in store.records(old_division).items():
-            former[(old_division, c)] = r.record.status
-    return rolled_up(codes, own, pairs, former)
 
 
 def layer_frame(units, store: Store, division: str):
     """Return the boundary units joined to their records (one row per unit, EPSG:4326).
 
-    ``status`` is the unit's own record's (what the map shows); ``rollup`` the gravest of it
-    and of the records of the former units that went into it, listed in ``former``.
+    ``status`` is what the map shows: the gravest of the unit's own record (``own_status``,
+    whose dates and text fill the other fields) and of the records of the former units that
+    went into it, listed in ``former`` as ``division:code status`` ("split" when the former
+    unit went into several).
 
     Parameters
     ----------
@@ -654,32 +642,31 @@ def layer_frame(units, store: Store, division: str):
 
     from geo_app.status import NOT_LISTED, label
 
-    records = store.records(division)
-    shown = current_statuses(store, division, list(units["code"]))
-    former_by_code: dict[str, list[str]] = {}
-    for p in store.crosswalk_into(division):
-        former_by_code.setdefault(p["new_code"], []).append(
-            f"{p['old_division']}:{p['old_code']}{' (split)' if p['split'] else ''}"
-        )
+    standing = store.standing(division)
+    shown = standing.statuses(list(units["code"]))
     rows = []
     for code, name, kind in zip(units["code"], units["name"], units["kind"], strict=True):
-        stored = records.get(code)
+        stored = standing.records.get(code)
         rec = stored.record if stored else None
+        former = []
+        for p, old in standing.former_units(code):
+            text = f"{p['old_division']}:{p['old_code']} {old.record.status if old else NOT_LISTED}"
+            former.append(text + (" split" if p["split"] else ""))
         rows.append(
             {
                 "code": code,
                 "name": name,
                 "kind": kind,
-                "status": rec.status if rec else NOT_LISTED,
-                "status_vi": label(rec.status if rec else NOT_LISTED),
+                "status": shown[code],
+                "status_vi": label(shown[code]),
+                "own_status": rec.status if rec else NOT_LISTED,
                 "designated": rec.designated_on.isoformat() if rec and rec.designated_on else "",
                 "target_on": rec.target_on.isoformat() if rec and rec.target_on else "",
                 "transf_on": rec.transformed_on.isoformat() if rec and rec.transformed_on else "",
                 "unit": rec.unit if rec else "",
                 "problems": "; ".join(rec.problems) if rec else "",
                 "notes": rec.notes if rec else "",
-                "rollup": shown.get(code, NOT_LISTED),
-                "former": ", ".join(former_by_code.get(code, [])),
+                "former": ", ".join(former),
             }
         )
     return gpd.GeoDataFrame(

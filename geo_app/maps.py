@@ -35,7 +35,7 @@ from shapely.geometry import mapping
 
 from geo_app.errors import GeoAppError
 from geo_app.names import search_key
-from geo_app.status import NOT_LISTED, OUTLINE_COLOR, STATUSES, label, summary
+from geo_app.status import NOT_LISTED, OUTLINE_COLOR, STATUSES, Standing, label, summary
 
 LOGGER = logging.getLogger(__name__)
 
@@ -173,35 +173,31 @@ class UnitGeometry:
 
 
 # -- statuses and figures -------------------------------------------------------------------
-def _record(value: Any):
-    return getattr(value, "record", value)
+def current_statuses(geometry: UnitGeometry, standing: Standing) -> dict[str, str]:
+    """Return the status every listed unit of the boundary set shows, by code.
 
-
-def current_statuses(geometry: UnitGeometry, records: Mapping[str, Any]) -> dict[str, str]:
-    """Return the status of every listed unit of the boundary set, by code.
-
-    Parameters
-    ----------
-    records:
-        Current records by code (`Record` or `StoredRecord`); codes outside the set are ignored.
+    That is the roll-up of its own record and its former units' (`Standing.statuses`); units
+    with neither are left out.
     """
-    return {code: _record(rec).status for code, rec in records.items() if code in geometry.code_set}
+    statuses = standing.statuses(geometry.codes)
+    return {code: st for code, st in statuses.items() if st != NOT_LISTED}
 
 
-def figures(geometry: UnitGeometry, records: Mapping[str, Any]) -> dict[str, Any]:
+def figures(geometry: UnitGeometry, standing: Standing) -> dict[str, Any]:
     """Return the figures above the map.
 
     Returns
     -------
     dict
-        `status.summary` (units, listed, counts per status, transformed_pct) plus ``sample``
-        (any current record comes from the bundled sample file) and ``updated_on`` (ISO date of
-        the newest change, or None).
+        `status.summary` (units, listed, counts per status, transformed_pct) of what the units
+        show, plus ``sample`` (a record that counts comes from a bundled sample file) and
+        ``updated_on`` (ISO date of the newest change among them, or None).
     """
-    statuses = current_statuses(geometry, records)
+    statuses = current_statuses(geometry, standing)
     out = summary(statuses.values(), len(geometry))
-    out["sample"] = any(bool(getattr(r, "sample", False)) for r in records.values())
-    stamps = [r.updated_at for r in records.values() if getattr(r, "updated_at", None)]
+    shown = standing.shown(geometry.codes)
+    out["sample"] = any(bool(getattr(r, "sample", False)) for r in shown)
+    stamps = [r.updated_at for r in shown if getattr(r, "updated_at", None)]
     out["updated_on"] = max(stamps).date().isoformat() if stamps else None
     return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -268,26 +268,44 @@ def month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
     return out
 
 
-def trend(events: list[Event], today: dt.date) -> list[dict[str, Any]]:
+def trend(
+    events: list[Event],
+    today: dt.date,
+    former: Mapping[str, list[Event]] | None = None,
+    pairs: Sequence[Mapping[str, Any]] = (),
+) -> list[dict[str, Any]]:
     """Return the count per status at each month's end, from the first event to `today`.
 
-    The last point is `today` itself when the month has not ended.
+    The last point is `today` itself when the month has not ended. With `former` (the events
+    of older divisions, by division) and the crosswalk `pairs` into this division, each unit
+    counts with the roll-up of its own record and its former units' (see `rolled_up`), as the
+    map shows it on that day.
     """
-    if not events:
+    tagged = [(None, e) for e in events]
+    for division, evs in (former or {}).items():
+        tagged.extend((division, e) for e in evs)
+    if not tagged:
         return []
-    ordered = sorted(events, key=lambda e: (e.effective_on, e.id))
-    days = [d for d in month_ends(ordered[0].effective_on, today) if d < today] + [today]
+    tagged.sort(key=lambda t: (t[1].effective_on, t[1].id))
+    codes = {e.code for e in events} | {p["new_code"] for p in pairs}
+    first = tagged[0][1].effective_on
+    days = [d for d in month_ends(first, today) if d < today] + [today]
     points = []
-    current: dict[str, Event] = {}
+    own: dict[str, str] = {}
+    old: dict[tuple[str, str], str] = {}
     i = 0
     for day in days:
-        while i < len(ordered) and ordered[i].effective_on <= day:
-            e = ordered[i]
-            current[e.code] = e
+        while i < len(tagged) and tagged[i][1].effective_on <= day:
+            division, e = tagged[i]
+            if division is None:
+                own[e.code] = e.status
+            else:
+                old[(division, e.code)] = e.status
             i += 1
         counts = {s: 0 for s in RECORD_STATUSES}
-        for e in current.values():
-            counts[e.status] += 1
+        for s in rolled_up(codes, own, pairs, old).values():
+            if s != NOT_LISTED:
+                counts[s] += 1
         points.append({"date": day.isoformat(), "counts": counts})
     return points
 
@@ -327,3 +345,57 @@ def rolled_up(
         if status is not None and p["new_code"] in found:
             found[p["new_code"]].append(status)
     return {c: rollup(s) for c, s in found.items()}
+
+
+def _record(value: Any) -> Any:
+    """Return the `Record` of a record or of a stored record (which holds one in ``record``)."""
+    return getattr(value, "record", value)
+
+
+@dataclass
+class Standing:
+    """What the units of the current division show: own records and former units' records.
+
+    Since the 2025 reform most units of today were made of several former units, and records
+    keep the division they were made in. A unit shows the gravest (`rollup`) of its own record
+    and of the records of the former units that went into it (a split former unit counts in
+    every unit it went into).
+
+    Attributes
+    ----------
+    records:
+        The current division's records by code (`Record` or stored records).
+    former:
+        Older divisions' records by (division, code).
+    pairs:
+        The crosswalk pairs into the current division (``old_division``, ``old_code``,
+        ``new_code``, ``split``, and the old unit's ``name`` and ``kind`` when known).
+    """
+
+    records: Mapping[str, Any]
+    former: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    pairs: Sequence[Mapping[str, Any]] = ()
+
+    def statuses(self, codes: Iterable[str]) -> dict[str, str]:
+        """Return the status each unit of `codes` shows (``not_listed`` when none)."""
+        own = {c: _record(r).status for c, r in self.records.items()}
+        old = {k: _record(r).status for k, r in self.former.items()}
+        return rolled_up(codes, own, self.pairs, old)
+
+    def former_units(self, code: str) -> list[tuple[Mapping[str, Any], Any]]:
+        """Return the former units that went into `code`, each with its record (or None)."""
+        return [
+            (p, self.former.get((p["old_division"], p["old_code"])))
+            for p in self.pairs
+            if p["new_code"] == code
+        ]
+
+    def shown(self, codes: Iterable[str]) -> list[Any]:
+        """Return the records that count for the units `codes`: their own and their former."""
+        wanted = set(codes)
+        out = [r for c, r in self.records.items() if c in wanted]
+        for p in self.pairs:
+            rec = self.former.get((p["old_division"], p["old_code"]))
+            if rec is not None and p["new_code"] in wanted:
+                out.append(rec)
+        return out

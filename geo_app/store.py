@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from geo_app.errors import GeoAppError, StoreUnavailable
-from geo_app.status import Event, Record
+from geo_app.status import Event, Record, Standing, state_as_of
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -121,6 +121,10 @@ class Assignment(Base):
     username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     division: Mapped[str] = mapped_column(String(32), nullable=False)
     code: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+#: Audit actions that change what units were made of (the crosswalk, a division's units).
+_LAYOUT_ACTIONS = ("crosswalk.import", "division.add", "division.replace")
 
 
 class AuditEntry(Base):
@@ -279,11 +283,22 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------
     def revision(self) -> int:
-        """Return the data revision: the id of the newest history entry (0 when none)."""
+        """Return the data revision: the cache key of everything the views show.
+
+        It is the id of the newest history entry plus that of the newest audit entry for a
+        crosswalk or division change (0 when none): both only grow, so every status change
+        and every change of what units were made of gives a new, higher revision.
+        """
 
         def run() -> int:
             with self.session() as s:
-                return int(s.scalar(select(func.coalesce(func.max(HistoryEntry.id), 0))))
+                history = select(func.coalesce(func.max(HistoryEntry.id), 0)).scalar_subquery()
+                layout = (
+                    select(func.coalesce(func.max(AuditEntry.id), 0))
+                    .where(AuditEntry.action.in_(_LAYOUT_ACTIONS))
+                    .scalar_subquery()
+                )
+                return int(s.scalar(select(history + layout)))
 
         return self._guard(run)
 
@@ -360,6 +375,36 @@ class Store:
                 return [Event(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
         return self._guard(run)
+
+    def records_as_of(self, division: str, day: dt.date | None) -> dict[str, StoredRecord]:
+        """Return the records of `division` in force on `day` by code (current when None).
+
+        Records rebuilt from history carry version 0 and no ``updated_at``; their ``sample``
+        flag is the current record's.
+        """
+        current = self.records(division)
+        if day is None:
+            return current
+        out: dict[str, StoredRecord] = {}
+        for code, ev in state_as_of(self.events(division), day).items():
+            record = Record.from_content(ev.content or {"code": code, "status": ev.status})
+            record.status = ev.status
+            now = current.get(code)
+            out[code] = StoredRecord(record, 0, None, bool(now and now.sample))  # type: ignore[arg-type]
+        return out
+
+    def standing(self, division: str, day: dt.date | None = None) -> Standing:
+        """Return what the units of `division` show on `day` (now when None).
+
+        That is their own records and, through the crosswalk into `division`, the records of
+        the former units that went into them (see `geo_app.status.Standing`).
+        """
+        pairs = self.crosswalk_into(division)
+        former: dict[tuple[str, str], StoredRecord] = {}
+        for old in sorted({p["old_division"] for p in pairs}):
+            for code, rec in self.records_as_of(old, day).items():
+                former[(old, code)] = rec
+        return Standing(self.records_as_of(division, day), former, pairs)
 
     def last_effective(self, division: str) -> dict[str, dt.date]:
         """Return, per unit, the latest effective date in its history."""
@@ -602,8 +647,11 @@ class Store:
         boundary_path: str | None = None,
         fields: dict[str, str] | None = None,
         replace: bool = False,
+        door: str = "cli",
     ) -> None:
         """Register a division with its units (code, name, kind, parent), in one transaction.
+
+        `door` ("cli" or "web") is the audit entry's source.
 
         Raises
         ------
@@ -615,9 +663,7 @@ class Store:
             with self.session() as s, s.begin():
                 old = s.scalar(select(Division).where(Division.name == name))
                 if old is not None and not replace:
-                    raise Conflict(
-                        f"division {name!r} exists already; use --replace to replace its units"
-                    )
+                    raise Conflict(f"division {name!r} exists already; replace it or choose a name")
                 if old is not None:
                     s.delete(old)
                     s.execute(UnitRow.__table__.delete().where(UnitRow.division == name))
@@ -650,7 +696,7 @@ class Store:
                     s,
                     actor,
                     "division.replace" if old else "division.add",
-                    "cli",
+                    door,
                     name,
                     {
                         "units": len(units),

@@ -136,6 +136,8 @@
     field("code").textContent = props.code;
     setStatus(geo.layer.geoAppStatusOf(lyr.feature));
     field("record").hidden = true;
+    field("former-section").hidden = true;
+    field("rollup-note").hidden = true;
     field("history-section").hidden = true;
     field("edit-box").hidden = true;
     closeEdit();
@@ -168,13 +170,44 @@
       });
   }
 
+  function showFormer(data) {
+    var list = field("former");
+    list.textContent = "";
+    (data.former || []).forEach(function (f) {
+      var item = el("li", "former-unit");
+      item.style.setProperty("--dot", config.colors[f.status]);
+      var head = el("div", "former-name", (f.kind ? f.kind + " " : "") + (f.name || f.code));
+      item.appendChild(head);
+      item.appendChild(el("div", "meta", f.division + " · " + T.code + " " + f.code));
+      var state = el("div", "former-status", f.status_label);
+      if (f.split) { state.appendChild(el("span", "former-split", T.split)); }
+      item.appendChild(state);
+      var rec = f.record;
+      if (rec) {
+        var dates = [];
+        if (rec.display.designated_on) { dates.push(T.listed_on + " " + rec.display.designated_on); }
+        if (rec.display.transformed_on) { dates.push(T.transformed_on + " " + rec.display.transformed_on); }
+        if (dates.length) { item.appendChild(el("div", "meta", dates.join(" · "))); }
+      }
+      list.appendChild(item);
+    });
+    field("former-section").hidden = !(data.former && data.former.length);
+    var rollupNote = field("rollup-note");
+    var own = data.own_status || data.status;
+    rollupNote.hidden = !data.record || own === data.status;
+    if (!rollupNote.hidden) {
+      rollupNote.textContent = T.own_record.replace("{status}", config.labels[own]);
+    }
+  }
+
   function showRecord(data) {
     geo.data = data;
     var note = field("message");
     setStatus(data.status);
+    showFormer(data);
     var rec = data.record;
     if (!rec) {
-      note.textContent = T.no_record;
+      note.textContent = data.status === "not_listed" ? T.no_record : T.no_own_record;
       note.hidden = false;
     } else if (data.sample) {
       note.textContent = T.sample;
@@ -268,7 +301,8 @@
     var data = geo.data;
     if (!data) { return; }
     var rec = data.record || {};
-    $("edit-status").value = data.status === "not_listed" ? config.statuses[0] : data.status;
+    var own = data.own_status || data.status;  // the unit's own record, not the roll-up
+    $("edit-status").value = own === "not_listed" ? config.statuses[0] : own;
     var last = data.history.length ? data.history[data.history.length - 1].effective_on : "";
     var day = today();
     $("edit-effective").value = day;

@@ -13,7 +13,7 @@ import pytest
 
 from geo_app import maps
 from geo_app.errors import GeoAppError
-from geo_app.status import NOT_LISTED, STATUSES, Record
+from geo_app.status import NOT_LISTED, STATUSES, Record, Standing
 
 ASSETS = maps.Assets("/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css", "/vendor/jq.js")
 DATA_URL = "/map/units-test.geojson"
@@ -79,7 +79,7 @@ def test_unit_lookup(geometry):
 # -- statuses and figures -------------------------------------------------------------------
 def test_current_statuses_ignore_codes_outside_the_set(geometry):
     records = {"16522": stored("16522", "transformed"), "00001": stored("00001", "hotspot")}
-    assert maps.current_statuses(geometry, records) == {"16522": "transformed"}
+    assert maps.current_statuses(geometry, Standing(records)) == {"16522": "transformed"}
 
 
 def test_figures_count_listed_units_and_flag_sample_data(geometry):
@@ -89,7 +89,7 @@ def test_figures_count_listed_units_and_flag_sample_data(geometry):
         "14845": stored("14845", "hotspot"),
         "15187": stored("15187", "relapsed", sample=True),
     }
-    figs = maps.figures(geometry, records)
+    figs = maps.figures(geometry, Standing(records))
     assert figs["units"] == 166
     assert figs["listed"] == 4
     assert figs["counts"] == {
@@ -102,9 +102,35 @@ def test_figures_count_listed_units_and_flag_sample_data(geometry):
     assert figs["transformed_pct"] == 50.0
     assert figs["sample"] is True
     assert figs["updated_on"] == "2025-07-03"
-    real = maps.figures(geometry, {"16522": stored("16522", "hotspot")})
+    real = maps.figures(geometry, Standing({"16522": stored("16522", "hotspot")}))
     assert real["sample"] is False
-    assert maps.figures(geometry, {})["updated_on"] is None
+    assert maps.figures(geometry, Standing({}))["updated_on"] is None
+
+
+def test_figures_count_the_roll_up_of_former_units(geometry):
+    """A unit with no record of its own is listed through a former unit's record; the graver
+    former record wins over the unit's own; the sample flag and date come from them too."""
+    own = {"16522": stored("16522", "transformed", day=3)}
+    former = {
+        ("2024", "16417"): stored("16417", "hotspot", day=9, sample=True),  # into 16417 (new)
+        ("2024", "16528"): stored("16528", "relapsed"),  # into 16522
+        ("2024", "99999"): stored("99999", "hotspot"),  # into no unit of the set
+    }
+    pairs = [
+        {"old_division": "2024", "old_code": "16417", "new_code": "16417", "split": False},
+        {"old_division": "2024", "old_code": "16528", "new_code": "16522", "split": False},
+        {"old_division": "2024", "old_code": "99999", "new_code": "00000", "split": False},
+    ]
+    standing = Standing(own, former, pairs)
+    assert maps.current_statuses(geometry, standing) == {"16417": "hotspot", "16522": "relapsed"}
+    figs = maps.figures(geometry, standing)
+    assert figs["listed"] == 2
+    assert figs["counts"]["relapsed"] == 1 and figs["counts"]["hotspot"] == 1
+    assert figs["sample"] is True and figs["updated_on"] == "2025-07-09"
+    figs = maps.figures(
+        geometry, Standing(own, {("2024", "99999"): former[("2024", "99999")]}, pairs)
+    )
+    assert figs["listed"] == 1 and figs["sample"] is False
 
 
 def test_legend_rows_follow_the_palette(geometry):

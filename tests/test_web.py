@@ -174,7 +174,7 @@ def test_english_is_switchable_and_remembered(client):
 
 
 def test_updated_date_is_dd_mm_yyyy_in_vietnamese(client, app):
-    today = app.extensions["geo_app"].records()["16522"].updated_at.date()
+    today = app.extensions["geo_app"].store.records("2025")["16522"].updated_at.date()
     assert f"Cập nhật {today:%d/%m/%Y}" in text(page(client))
     assert f"Updated {today.isoformat()}" in text(page(client, "/?lang=en"))
 

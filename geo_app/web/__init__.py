@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from geo_app import boundaries, config
 from geo_app.errors import GeoAppError
-from geo_app.store import Store, StoredRecord
+from geo_app.store import Store
 
 LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -34,9 +34,6 @@ class Services:
 
     def revision(self) -> int:
         return self.store.revision()
-
-    def records(self) -> dict[str, StoredRecord]:
-        return self.store.records(self.division)
 
 
 def services() -> Services:

@@ -22,12 +22,13 @@ from geo_app.status import (
     label,
     parse_date,
     parse_status,
+    rollup,
     split_problems,
     transition,
 )
 from geo_app.store import Change, Conflict
 from geo_app.web import services
-from geo_app.web.asof import parse_as_of, records_as_of, trend_points
+from geo_app.web.asof import parse_as_of, standing_as_of, trend_points
 from geo_app.web.auth import requires
 from geo_app.web.pages import Payload, api_lang, map_cache, send_payload, unit_geometry
 
@@ -70,7 +71,7 @@ def communes_geojson():
     key = ("communes.geojson", geometry.key, revision, lang, as_of)
 
     def make() -> Payload:
-        statuses = maps.current_statuses(geometry, records_as_of(as_of, revision))
+        statuses = maps.current_statuses(geometry, standing_as_of(as_of, revision))
         return Payload.of(geometry.communes_geojson(statuses, lang), "application/geo+json")
 
     return send_payload(map_cache().get(key, make), "private, no-cache")
@@ -105,28 +106,53 @@ def _may_edit(code: str) -> bool:
     )
 
 
+def _record_dict(stored, lang: str) -> dict[str, Any]:
+    record = stored.to_dict()
+    record["display"] = _display_dates(record, lang)
+    return record
+
+
 def unit_details(code: str, lang: str, as_of: dt.date | None = None) -> dict[str, Any]:
-    """Return what ``GET /api/communes/<code>`` sends: the unit, its record and its history."""
+    """Return what ``GET /api/communes/<code>`` sends: the unit, its record and its history.
+
+    ``status`` is what the map shows: the gravest of the unit's own record (``own_status``)
+    and of the records of the former units that went into it, listed in ``former``, each with
+    its own status and dates and whether it was split between several units.
+    """
     unit = _check_code(code)
     svc = services()
-    if as_of is None:
-        stored = svc.store.record(svc.division, code)
-    else:
-        stored = records_as_of(as_of).get(code)
+    standing = standing_as_of(as_of)
+    stored = svc.store.record(svc.division, code) if as_of is None else standing.records.get(code)
     history = svc.store.history(svc.division, code)
     if as_of is not None:
         history = [h for h in history if h["effective_on"] <= as_of.isoformat()]
-    status = stored.record.status if stored else maps.NOT_LISTED
-    record = None
-    if stored:
-        record = stored.to_dict()
-        record["display"] = _display_dates(record, lang)
+    own_status = stored.record.status if stored else maps.NOT_LISTED
+    former = []
+    for pair, rec in standing.former_units(code):
+        st = rec.record.status if rec else maps.NOT_LISTED
+        former.append(
+            {
+                "division": pair["old_division"],
+                "code": pair["old_code"],
+                "name": pair["name"],
+                "kind": pair["kind"],
+                "split": bool(pair["split"]),
+                "status": st,
+                "status_label": label(st, lang),
+                "record": _record_dict(rec, lang) if rec else None,
+            }
+        )
+    status = rollup([own_status, *(f["status"] for f in former)])
     return {
         **unit,
         "status": status,
         "status_label": label(status, lang),
-        "record": record,
-        "sample": bool(stored and stored.sample),
+        "own_status": own_status,
+        "own_status_label": label(own_status, lang),
+        "record": _record_dict(stored, lang) if stored else None,
+        "former": former,
+        "sample": bool(stored and stored.sample)
+        or any(rec is not None and rec.sample for _, rec in standing.former_units(code)),
         "as_of": as_of.isoformat() if as_of else None,
         "can_edit": as_of is None and _may_edit(code),
         "history": [
@@ -373,7 +399,7 @@ def summary():
 
 def figures_as_of(geometry, as_of: dt.date | None, revision: int) -> dict[str, Any]:
     """Return the figures of the records in force on `as_of` (the current ones when None)."""
-    figs = maps.figures(geometry, records_as_of(as_of, revision))
+    figs = maps.figures(geometry, standing_as_of(as_of, revision))
     if as_of is not None:
         figs["updated_on"] = as_of.isoformat()
     return figs

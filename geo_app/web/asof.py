@@ -2,7 +2,8 @@
 
 ``?as_of=YYYY-MM-DD`` on the map, the API and the exports shows the records in force on that
 day: of each unit, the history entry with the latest effective date not after it (see
-`geo_app.status.state_as_of`). Without it, the views show the current records.
+`geo_app.status.state_as_of`), for the current division's units and for the former units that
+went into them. Without it, the views show the current records.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from flask import request
 
 from geo_app import export
 from geo_app.errors import BadRequest
-from geo_app.status import Record, state_as_of, trend
-from geo_app.store import StoredRecord
+from geo_app.status import Standing, trend
 from geo_app.web import services
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -52,36 +52,32 @@ def _map_cache():
     return map_cache()
 
 
-def records_as_of(day: dt.date | None, revision: int | None = None) -> dict[str, StoredRecord]:
-    """Return the records in force on `day` by code (the current records when `day` is None).
+def standing_as_of(day: dt.date | None, revision: int | None = None) -> Standing:
+    """Return what the units show on `day` (now when None): own and former units' records.
 
-    Records rebuilt from history carry version 0 and no ``updated_at``; their ``sample`` flag
-    is the current record's. Cached per (data revision, day).
+    Cached per (data revision, day); see `geo_app.store.Store.standing`.
     """
     svc = services()
-    if day is None:
-        return svc.records()
     revision = svc.revision() if revision is None else revision
-
-    def make() -> dict[str, StoredRecord]:
-        current = svc.records()
-        out: dict[str, StoredRecord] = {}
-        for code, event in state_as_of(svc.store.events(svc.division), day).items():
-            record = Record.from_content(event.content or {"code": code, "status": event.status})
-            record.status = event.status
-            now = current.get(code)
-            out[code] = StoredRecord(record, 0, None, bool(now and now.sample))  # type: ignore[arg-type]
-        return out
-
-    return _map_cache().get(("as-of-records", svc.division, revision, day), make)
+    return _map_cache().get(
+        ("standing", svc.division, revision, day),
+        lambda: svc.store.standing(svc.division, day),
+    )
 
 
 def trend_points(day: dt.date | None, revision: int | None = None) -> list[dict[str, Any]]:
-    """Return the counts per status at each month's end up to `day` (today when None)."""
+    """Return the counts per status at each month's end up to `day` (today when None).
+
+    Units count with the roll-up of their own and their former units' records, as on the map.
+    """
     svc = services()
     revision = svc.revision() if revision is None else revision
     end = day or export.today()
-    return _map_cache().get(
-        ("trend", svc.division, revision, end),
-        lambda: trend(svc.store.events(svc.division), end),
-    )
+
+    def make() -> list[dict[str, Any]]:
+        store = svc.store
+        pairs = store.crosswalk_into(svc.division)
+        former = {old: store.events(old) for old in {p["old_division"] for p in pairs}}
+        return trend(store.events(svc.division), end, former, pairs)
+
+    return _map_cache().get(("trend", svc.division, revision, end), make)

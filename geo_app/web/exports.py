@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 
 from geo_app import export
 from geo_app.web import services
-from geo_app.web.asof import parse_as_of, records_as_of
+from geo_app.web.asof import parse_as_of, standing_as_of
 from geo_app.web.auth import requires
 
 LOGGER = logging.getLogger(__name__)
@@ -58,9 +58,9 @@ def _send(kind: str, options: export.ExportOptions) -> Response:
         if as_of is None:
             data = export.load_data(display, svc.store, svc.division, source)
         else:  # the records in force that day, from the history
-            data = export.MapData(
+            data = export.MapData.of(
                 display.units,
-                records_as_of(as_of, revision),
+                standing_as_of(as_of, revision),
                 key=display.key,
                 revision=revision,
                 source=source,

@@ -273,6 +273,16 @@ def _js_text() -> dict[str, str]:
         "map_error": _("The map data could not be loaded. Reload the page to try again."),
         "record_error": _("The record could not be loaded."),
         "no_record": _("This unit has no record: it is not listed."),
+        "no_own_record": _("No record of its own: its status comes from its former units."),
+        "own_record": _(
+            "Its own record says %(status)s; the map shows the gravest status of the unit "
+            "and of its former units.",
+            status="{status}",
+        ),
+        "split": _("split between several units"),
+        "listed_on": _("Listed on"),
+        "transformed_on": _("Transformed on"),
+        "code": _("Code"),
         "no_history": _("No change recorded yet."),
         "none": _("not given"),
         "no_match": _("No unit matches."),
@@ -359,13 +369,12 @@ def _export_links(lang: str, as_of: dt.date | None = None) -> list[dict[str, str
 
 def _render_map_page(lang: str, as_of: dt.date | None, role: str | None, revision: int) -> Payload:
     from geo_app.web.api import figures_as_of
-    from geo_app.web.asof import records_as_of
+    from geo_app.web.asof import standing_as_of
 
     svc = services()
     display = svc.display()
     geometry = unit_geometry()
-    records = records_as_of(as_of, revision)
-    statuses = maps.current_statuses(geometry, records)
+    statuses = maps.current_statuses(geometry, standing_as_of(as_of, revision))
     figs = figures_as_of(geometry, as_of, revision)
     perms = accounts.ROLES.get(role or "", frozenset())
     script = map_script(lang)
