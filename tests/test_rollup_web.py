@@ -204,3 +204,25 @@ def test_a_crosswalk_loaded_into_a_running_app_shows_at_once(sample_settings):
     assert shown(c)["15019"] == "relapsed"
     store.dispose()
     application.extensions["geo_app"].store.dispose()
+
+
+def test_standing_and_revision_on_both_databases(store, units):
+    """What the views read, on SQLite and PostgreSQL: roll-up now and as of a day."""
+    from conftest import SAMPLE
+
+    importer.run_import(store, SAMPLE.read_bytes(), SAMPLE.name, units)
+    load_crosswalk(store, pairs=False)
+    import_2024(store)
+    codes = [u.code for u in units]
+    assert store.standing("2025").statuses(codes)["15019"] == "not_listed"  # no crosswalk yet
+    rev = store.revision()
+    load_crosswalk(store)
+    assert store.revision() > rev
+    now = store.standing("2025")
+    assert now.statuses(codes)["15019"] == "relapsed"
+    assert sum(1 for s in now.statuses(codes).values() if s != "not_listed") == 80
+    son_lu = [(p["old_code"], p["split"]) for p, rec in now.former_units("15019") if rec]
+    assert son_lu == [("15016", True)]
+    past = store.standing("2025", dt.date(2023, 6, 30))
+    assert past.statuses(codes)["16213"] == "hotspot"
+    assert past.records.get("16213") is None  # its own record took effect later
