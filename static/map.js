@@ -181,6 +181,7 @@
       item.appendChild(el("div", "meta", f.division + " · " + T.code + " " + f.code));
       var state = el("div", "former-status", f.status_label);
       if (f.split) { state.appendChild(el("span", "former-split", T.split)); }
+      if (f.record && f.record.sample) { state.appendChild(el("span", "former-sample", T.sample_data)); }
       item.appendChild(state);
       var rec = f.record;
       if (rec) {

@@ -75,6 +75,8 @@ def test_the_panel_lists_former_units_with_status_dates_and_split(page, live, in
         "CÁC ĐƠN VỊ CŨ SÁP NHẬP VÀO ĐƠN VỊ NÀY"  # shown in capitals by the stylesheet
     )
     assert "Ngày chuyển hóa 16/08/2023" in son_lu.inner_text()
+    assert son_lu.locator(".former-sample").inner_text() == "Dữ liệu mẫu"  # from the sample file
+    assert items.filter(has_text="Sơn Hà").locator(".former-sample").count() == 0  # no record
     page.screenshot(path=str(tmp_path / "panel-15019.png"))
 
     open_unit(page, interior, "15016")  # own record hotspot, graver former record

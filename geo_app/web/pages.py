@@ -280,6 +280,7 @@ def _js_text() -> dict[str, str]:
             status="{status}",
         ),
         "split": _("split between several units"),
+        "sample_data": _("Sample data"),
         "listed_on": _("Listed on"),
         "transformed_on": _("Transformed on"),
         "code": _("Code"),
