@@ -226,3 +226,13 @@ def test_standing_and_revision_on_both_databases(store, units):
     past = store.standing("2025", dt.date(2023, 6, 30))
     assert past.statuses(codes)["16213"] == "hotspot"
     assert past.records.get("16213") is None  # its own record took effect later
+
+
+def test_the_page_cache_weighs_a_standing_by_its_records(app):
+    from geo_app.web.pages import MapCache
+
+    with app.test_request_context():
+        from geo_app.web.asof import standing_as_of
+
+        standing = standing_as_of(None)
+    assert MapCache.weight(standing) >= 1024 * (62 + 38 + 558)

@@ -38,7 +38,7 @@ from flask_login import current_user
 
 from geo_app import accounts, export, maps
 from geo_app.errors import BadRequest
-from geo_app.status import RECORD_STATUSES, format_date
+from geo_app.status import RECORD_STATUSES, Standing, format_date
 from geo_app.web import services
 
 LOGGER = logging.getLogger(__name__)
@@ -146,6 +146,8 @@ class MapCache:
             return len(value.body) + len(value.gz)
         if isinstance(value, maps.UnitGeometry):
             return sum(len(g) for g in value.geometry_json)
+        if isinstance(value, Standing):  # about 1 KB per record and crosswalk pair
+            return 1024 * (1 + len(value.records) + len(value.former) + len(value.pairs))
         return 1024
 
     def get(self, key: tuple, make: Callable[[], Any]) -> Any:
