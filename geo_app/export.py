@@ -1072,14 +1072,8 @@ def _mm_to_data(view, box_w: float, box_h: float):
     return conv, kx
 
 
-def _north_arrow(ax: Axes, conv, box_w: float, box_h: float, s: float, letter: str) -> None:
-    cx, top = box_w - 9.0 * s, box_h - 6.0 * s
-    size = 11.0 * s
-    tip = conv(cx, top - 4.2 * s)
-    base_y = top - 4.2 * s - size
-    left, right = conv(cx - 3.2 * s, base_y), conv(cx + 3.2 * s, base_y)
-    notch = conv(cx, base_y + size * 0.28)
-    bl, tr = conv(cx - 5.5 * s, base_y - 2.0 * s), conv(cx + 5.5 * s, top + 1.5 * s)
+def _backing(ax: Axes, bl: tuple[float, float], tr: tuple[float, float]) -> None:
+    """Lay a translucent white box from `bl` to `tr` (data coordinates) under a map furniture."""
     ax.add_patch(
         Rectangle(
             bl,
@@ -1091,6 +1085,17 @@ def _north_arrow(ax: Axes, conv, box_w: float, box_h: float, s: float, letter: s
             zorder=5,
         )
     )
+
+
+def _north_arrow(ax: Axes, conv, box_w: float, box_h: float, s: float, letter: str) -> None:
+    cx, top = box_w - 9.0 * s, box_h - 6.0 * s
+    size = 11.0 * s
+    tip = conv(cx, top - 4.2 * s)
+    base_y = top - 4.2 * s - size
+    left, right = conv(cx - 3.2 * s, base_y), conv(cx + 3.2 * s, base_y)
+    notch = conv(cx, base_y + size * 0.28)
+    bl, tr = conv(cx - 5.5 * s, base_y - 2.0 * s), conv(cx + 5.5 * s, top + 1.5 * s)
+    _backing(ax, bl, tr)
     ax.add_patch(
         Polygon([tip, left, notch], closed=True, facecolor="white", edgecolor=INK, lw=0.8, zorder=6)
     )
@@ -1129,17 +1134,7 @@ def _scale_bar(
     bottom = 3.0 * s
     top = y_mm + h_mm + 4.6 * s
     bl, tr = conv(x_mm - pad, bottom), conv(x_mm + bar_mm + pad + 3 * s, top)
-    ax.add_patch(
-        Rectangle(
-            bl,
-            tr[0] - bl[0],
-            tr[1] - bl[1],
-            facecolor="white",
-            edgecolor="none",
-            alpha=0.85,
-            zorder=5,
-        )
-    )
+    _backing(ax, bl, tr)
     for k in range(n):
         a = conv(x_mm + bar_mm * k / n, y_mm)
         b = conv(x_mm + bar_mm * (k + 1) / n, y_mm + h_mm)

@@ -128,7 +128,8 @@ def unit_details(code: str, lang: str, as_of: dt.date | None = None) -> dict[str
         history = [h for h in history if h["effective_on"] <= as_of.isoformat()]
     own_status = stored.record.status if stored else maps.NOT_LISTED
     former = []
-    for pair, rec in standing.former_units(code):
+    former_units = standing.former_units(code)
+    for pair, rec in former_units:
         st = rec.record.status if rec else maps.NOT_LISTED
         former.append(
             {
@@ -152,7 +153,7 @@ def unit_details(code: str, lang: str, as_of: dt.date | None = None) -> dict[str
         "record": _record_dict(stored, lang) if stored else None,
         "former": former,
         "sample": bool(stored and stored.sample)
-        or any(rec is not None and rec.sample for _, rec in standing.former_units(code)),
+        or any(rec is not None and rec.sample for _, rec in former_units),
         "as_of": as_of.isoformat() if as_of else None,
         "can_edit": as_of is None and _may_edit(code),
         "history": [
