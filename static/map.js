@@ -44,6 +44,12 @@
     if (code && geo.byCode[code]) { select(code, { zoom: true }); }
   });
 
+  // a link to #CODE followed while the map is open (no reload): open that unit
+  window.addEventListener("hashchange", function () {
+    var code = decodeURIComponent(window.location.hash.slice(1));
+    if (code && geo.byCode[code] && code !== geo.selected) { select(code, { zoom: true }); }
+  });
+
   document.addEventListener("geoapp:error", function () { showMessage(T.map_error, true); });
 
   document.addEventListener("geoapp:select", function (e) {

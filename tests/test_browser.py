@@ -310,6 +310,13 @@ def test_a_click_on_a_unit_opens_its_panel(page, live, interior):
     assert page.evaluate("location.hash") == ""
 
 
+def test_a_link_to_a_unit_followed_on_the_open_map_opens_it(page, live):
+    open_map(page, live)
+    page.goto(live.base + "/#14845")  # same page: only the address's #CODE changes
+    page.locator("#panel").wait_for(state="visible")
+    assert page.locator("#panel-title").inner_text() == "Mường Lát"
+
+
 def test_export_menu_downloads_the_province_or_the_selected_unit(page, live, interior):
     open_map(page, live)
     page.click("#export-menu summary")
