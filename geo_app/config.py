@@ -46,6 +46,13 @@ SETTINGS: tuple[Setting, ...] = (
         "2025",
         "Name of the administrative division the boundary set and new records belong to.",
     ),
+    Setting(
+        "TIMEZONE",
+        "GEO_APP_TIMEZONE",
+        "Asia/Ho_Chi_Minh",
+        "IANA time zone of every date the app shows, stores, filters on or prints (one clock: "
+        "geo_app/clock.py); the server's own time zone changes nothing.",
+    ),
     Setting("FIELD_CODE", "GEO_APP_FIELD_CODE", "code", "Attribute holding the unit code."),
     Setting("FIELD_NAME", "GEO_APP_FIELD_NAME", "name", "Attribute holding the unit name."),
     Setting(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import shapely
 
-from geo_app import boundaries
 from geo_app.config import PROJECT_ROOT
+from geo_app.geodata import boundaries
 
 DEFAULT = PROJECT_ROOT.parent / "shared" / "boundaries" / "thanh-hoa-2025"
 

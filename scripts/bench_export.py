@@ -7,7 +7,7 @@ configured boundary set (GEO_APP_BOUNDARIES, default the Thanh Hóa layer), then
 
 * the baseline: ``gdf.plot(color=status colours)`` + ``savefig`` of the same units in the same
   metric CRS, as an A4 landscape PNG at 300 dpi (matplotlib Figure + Agg, like the export);
-* the export: `geo_app.export.render_map` of the province, A4 landscape PNG at 300 dpi (title,
+* the export: `geo_app.printmap.render_map` of the province, A4 landscape PNG at 300 dpi (title,
   legend with counts, hatching, labels placed without overlaps, scale bar, north arrow...);
 * the same map as PDF and SVG, and a briefing pack of N pages (province + N-1 units).
 
@@ -32,8 +32,11 @@ matplotlib.use("Agg")  # geopandas' plot imports pyplot; never open a window
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from geo_app import boundaries, config, export, importer  # noqa: E402
-from geo_app.status import BY_CODE, OUTLINE_COLOR, join_units  # noqa: E402
+from geo_app import config  # noqa: E402
+from geo_app.core.records import BY_CODE, OUTLINE_COLOR, join_units  # noqa: E402
+from geo_app.geodata import boundaries  # noqa: E402
+from geo_app.io import importer  # noqa: E402
+from geo_app.outputs import printmap  # noqa: E402
 from geo_app.store import Store  # noqa: E402
 
 
@@ -58,10 +61,10 @@ def main() -> int:
         importer.run_import(
             store, sample.read_bytes(), sample.name, importer.unit_refs(display.units)
         )
-        data = export.load_data(display, store, "2025", export.source_label(settings))
+        data = printmap.load_data(display, store, "2025", printmap.source_label(settings))
         store.dispose()
 
-    png = export.parse_options({"dpi": "300"}, "png")
+    png = printmap.parse_options({"dpi": "300"}, "png")
     width_in, height_in = (v / 25.4 for v in png.page_mm())
     metric = display.units.to_crs(display.units.estimate_utm_crs())
     joined = join_units(metric, data.records)
@@ -76,25 +79,25 @@ def main() -> int:
         fig.savefig(buf, format="png", dpi=300)
         return buf.getvalue()
 
-    first = _timed(lambda: export.render_map(data, png))  # fonts, projection, label points
+    first = _timed(lambda: printmap.render_map(data, png))  # fonts, projection, label points
     bare()
     base_t: list[float] = []
     export_t: list[float] = []
     for _ in range(args.runs):
         base_t.append(_timed(bare))
-        export_t.append(_timed(lambda: export.render_map(data, png)))
-    pdf = export.parse_options({}, "pdf")
-    svg = export.parse_options({}, "svg")
-    pdf_t = statistics.median(_timed(lambda: export.render_map(data, pdf)) for _ in range(3))
-    svg_t = statistics.median(_timed(lambda: export.render_map(data, svg)) for _ in range(3))
+        export_t.append(_timed(lambda: printmap.render_map(data, png)))
+    pdf = printmap.parse_options({}, "pdf")
+    svg = printmap.parse_options({}, "svg")
+    pdf_t = statistics.median(_timed(lambda: printmap.render_map(data, pdf)) for _ in range(3))
+    svg_t = statistics.median(_timed(lambda: printmap.render_map(data, svg)) for _ in range(3))
 
-    codes = export.pack_codes(data, pdf)[: max(args.pages - 1, 0)]
-    pack_opts = export.parse_options({"area": codes}, "pdf")
+    codes = printmap.pack_codes(data, pdf)[: max(args.pages - 1, 0)]
+    pack_opts = printmap.parse_options({"area": codes}, "pdf")
     pack_bytes = b""
 
     def pack() -> None:
         nonlocal pack_bytes
-        pack_bytes = export.render_pack(data, pack_opts)
+        pack_bytes = printmap.render_pack(data, pack_opts)
 
     pack_t = [_timed(pack) for _ in range(2)]
 
@@ -103,7 +106,7 @@ def main() -> int:
     print(f"boundary set: {len(display.units)} units; sample records: {len(data.records)}")
     print(f"A4 landscape PNG, 300 dpi ({px[0]}×{px[1]} px), medians of {args.runs} runs:")
     print(f"  bare geopandas plot + savefig:  {b:6.2f} s")
-    print(f"  export.render_map (province):   {e:6.2f} s   ratio {e / b:4.2f}x")
+    print(f"  printmap.render_map (province):   {e:6.2f} s   ratio {e / b:4.2f}x")
     print(f"  first export in a process:      {first:6.2f} s   (fonts, projection, label points)")
     print(f"A4 landscape PDF (vector):        {pdf_t:6.2f} s")
     print(f"A4 landscape SVG (glyph paths):   {svg_t:6.2f} s")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import gzip
 import os
 import re
@@ -32,8 +31,10 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from geo_app import accounts, boundaries, config, create_app, importer
-from geo_app.status import STATUSES, Record, join_units
+from geo_app import accounts, clock, config, create_app
+from geo_app.core.records import STATUSES, Record, join_units
+from geo_app.geodata import boundaries
+from geo_app.io import importer
 from geo_app.store import Change, Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,7 +208,7 @@ def measure(app, repeat: int) -> dict[str, Any]:
     current = svc.store.record(svc.division, codes[0])
     old = current.record if current else None
     new = Record(codes[0], "relapsed" if (old and old.status != "relapsed") else "hotspot")
-    svc.store.apply([Change(new, old, dt.date.today(), "bench")], actor="bench", source="bench")
+    svc.store.apply([Change(new, old, clock.today(), "bench")], actor="bench", source="bench")
     t0 = time.perf_counter()
     changed = client.get("/", headers=GZIP)
     out["after_change"] = time.perf_counter() - t0
@@ -336,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.browser and chromium is None:
         print("--browser needs Debian's chromium", file=sys.stderr)
         return 1
-    print(f"# Map page benchmark ({dt.date.today().isoformat()}, {os.cpu_count()} CPUs)")
+    print(f"# Map page benchmark ({clock.today().isoformat()}, {os.cpu_count()} CPUs)")
     run("Configured boundary set", None, args, chromium)
     if args.national:
         run(f"National: {Path(args.national).name}", args.national, args, chromium)

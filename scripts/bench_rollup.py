@@ -27,7 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo_app import boundaries, config, importer  # noqa: E402
+from geo_app import config  # noqa: E402
+from geo_app.geodata import boundaries  # noqa: E402
+from geo_app.io import importer  # noqa: E402
 from geo_app.store import Store  # noqa: E402
 
 CROSSWALK = "crosswalk_2024units_to_2025_vietnamadminunits.csv"

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from geo_app import accounts, boundaries, config, importer
+from geo_app import accounts, config
+from geo_app.geodata import boundaries
+from geo_app.io import importer
 from geo_app.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

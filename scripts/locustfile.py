@@ -8,13 +8,14 @@ LOAD_CODES[i-1] (made by scripts/load.py).
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 import random
 import re
 
 from locust import HttpUser, between, constant, task
+
+from geo_app import clock
 
 PASSWORD = os.environ.get("LOAD_PASSWORD", "load-test-password")
 CODES = [c for c in os.environ.get("LOAD_CODES", "").split(",") if c]
@@ -68,7 +69,7 @@ class Officer(HttpUser):
             f"/api/communes/{self.code}/status",
             json={
                 "status": new,
-                "effective_on": dt.date.today().isoformat(),
+                "effective_on": clock.today().isoformat(),
                 "note": f"load test edit by {self.username}",
                 "version": (record.get("record") or {}).get("version"),
             },

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
-from geo_app import accounts, boundaries, config, importer
+from geo_app import accounts, config
+from geo_app.geodata import boundaries
+from geo_app.io import importer
 from geo_app.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +24,21 @@ DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = config.SAMPLE_STATUS_FILE
 #: PostgreSQL server of the development and CI machines; each test gets its own schema.
 PG_URL = os.environ.get("GEO_APP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+#: The instant every test starts at, unless it travels elsewhere: 10:00 in Vietnam, when the UTC
+#: date and the Vietnamese date agree. The app's clock (`geo_app.clock`) moves on from there;
+#: tests of the hours when the two dates differ travel there themselves (`travel`).
+FROZEN = dt.datetime(2026, 11, 30, 3, 0, tzinfo=dt.UTC)
+#: Today in Vietnam at `FROZEN`.
+TODAY = dt.date(2026, 11, 30)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """Start every test at `FROZEN`, whatever the hour the suite runs at."""
+    with time_machine.travel(FROZEN, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

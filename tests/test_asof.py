@@ -6,15 +6,12 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import client_as, csrf_token
+from conftest import TODAY, client_as, csrf_token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo_app import export
-from geo_app.status import RECORD_STATUSES, transition
-from geo_app.store import HistoryEntry, StatusRecord
-
-TODAY = export.today()
+from geo_app.core.records import RECORD_STATUSES, transition
+from geo_app.store.models import HistoryEntry, StatusRecord
 
 
 def test_summary_as_of_a_day_before_any_record_lists_nothing(client):
@@ -135,7 +132,7 @@ def _empty(app) -> None:
     with store.engine.begin() as conn:
         conn.execute(HistoryEntry.__table__.delete())
         conn.execute(StatusRecord.__table__.delete())
-    app.extensions["geo_app_maps"].clear()  # revisions restart after the delete
+    app.extensions["geo_app"].cache.clear()  # revisions restart after the delete
 
 
 @settings(

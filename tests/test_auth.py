@@ -9,13 +9,12 @@ import zipfile
 
 import pytest
 from conftest import PASSWORD, THANH_HOA, client_as, csrf_token, login
-
-from geo_app import export
+from conftest import TODAY as CONFTEST_TODAY
 
 ROLES = ("anonymous", "commander", "officer", "staff", "admin")
 USER_OF = {"commander": "chief", "officer": "officer", "staff": "staff", "admin": "admin"}
 PUBLIC = "public"
-TODAY = export.today().isoformat()
+TODAY = CONFTEST_TODAY.isoformat()
 
 #: endpoint → (method, url, permission, what a permitted role gets, request extras).
 #: `permission` is PUBLIC, or the permission of geo_app.accounts.ROLES a role must have.

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from geo_app import accounts
 from geo_app.cli import main
 from geo_app.errors import GeoAppError
-from geo_app.importer import run_import
+from geo_app.io.importer import run_import
 from tests.conftest import SAMPLE
 
 

@@ -14,9 +14,9 @@ from pyproj import CRS
 from pyproj.crs import ProjectedCRS
 from pyproj.crs.coordinate_operation import TransverseMercatorConversion
 
-from geo_app import boundaries
 from geo_app.cli import main
 from geo_app.errors import BoundaryError, NotPrepared
+from geo_app.geodata import boundaries
 
 
 def _vn2000_tm3(meridian: float) -> CRS:

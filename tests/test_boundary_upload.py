@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 import os
@@ -14,8 +15,9 @@ from conftest import THANH_HOA, add_users, client_as, csrf_token
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from geo_app import boundaries, config, divisions
+from geo_app import config
 from geo_app.errors import BoundaryError
+from geo_app.geodata import boundaries, divisions
 
 UPLOAD = "/admin/boundaries"
 ACCEPT = "/admin/boundaries/accept"
@@ -308,11 +310,12 @@ def test_an_upload_is_only_its_uploaders(app, instance, thanh_hoa_zip):
     assert r.status_code == 404 and state(app, instance) == before
 
 
-def test_an_expired_upload_is_refused_and_thrown_away(app, client, instance, thanh_hoa_zip):
+def test_an_expired_upload_is_refused_and_thrown_away(
+    app, client, instance, thanh_hoa_zip, frozen_clock
+):
     fields = hidden_fields(text(upload(client, thanh_hoa_zip)))
-    (folder,) = uploads(instance)
-    old = folder.stat().st_mtime - 3 * 60 * 60
-    os.utime(folder, (old, old))
+    assert len(uploads(instance)) == 1
+    frozen_clock.shift(dt.timedelta(hours=3))  # two hours is the most an upload waits
     before = state(app, instance)
     r = accept(client, fields)
     assert r.status_code == 404 and "unknown or has expired" in text(r)

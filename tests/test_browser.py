@@ -17,9 +17,11 @@ import shapely
 from conftest import PASSWORD, add_users, login
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from geo_app import config, create_app, export, importer, maps
-from geo_app.status import BY_CODE, STATUSES, Record
+from geo_app import clock, config, create_app
+from geo_app.core.records import BY_CODE, STATUSES, Record
+from geo_app.io import importer
 from geo_app.store import Change, Store
+from geo_app.webmap import maps
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = [
@@ -589,7 +591,7 @@ def test_a_stale_edit_shows_the_newer_record_and_keeps_what_was_typed(
     old = svc.store.record(svc.division, "16522")
     newer = Record.from_content({**old.record.content(), "notes": "changed by someone else"})
     svc.store.apply(
-        [Change(newer, old.record, export.today(), "other", expected_version=old.version)],
+        [Change(newer, old.record, clock.today(), "other", expected_version=old.version)],
         actor="admin",
         source="web",
     )

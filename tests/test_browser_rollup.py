@@ -20,7 +20,7 @@ from test_browser import (  # noqa: F401  (fixtures used by name)
 )
 from test_rollup_web import import_2024, load_crosswalk
 
-from geo_app.status import BY_CODE
+from geo_app.core.records import BY_CODE
 
 pytestmark = [
     pytest.mark.browser,

@@ -3,9 +3,10 @@
 import pytest
 from click.testing import CliRunner
 
-from geo_app import boundaries, status
 from geo_app.cli import main
+from geo_app.core import records
 from geo_app.errors import BoundaryError
+from geo_app.geodata import boundaries
 from tests.conftest import THANH_HOA
 
 CROSSWALK = THANH_HOA / "crosswalk_2024units_to_2025_vietnamadminunits.csv"
@@ -82,7 +83,9 @@ def test_overlay_finds_the_same_units_as_the_polygons_say():
 )
 def test_rollup_of_former_units(own, former, expected):
     pairs = [{"old_division": "2024", "old_code": k, "new_code": "N"} for k in ("a", "b")]
-    statuses = status.rolled_up(["N", "M"], own, pairs, {("2024", k): v for k, v in former.items()})
+    statuses = records.rolled_up(
+        ["N", "M"], own, pairs, {("2024", k): v for k, v in former.items()}
+    )
     assert statuses["N"] == expected
     assert statuses["M"] == "not_listed"
 
@@ -93,7 +96,7 @@ def test_a_split_old_unit_counts_in_every_new_unit_it_went_into():
         {"old_division": "2024", "old_code": "s", "new_code": "N2"},
         {"old_division": "2024", "old_code": "t", "new_code": "N2"},
     ]
-    out = status.rolled_up(
+    out = records.rolled_up(
         ["N1", "N2"], {}, pairs, {("2024", "s"): "hotspot", ("2024", "t"): "transformed"}
     )
     assert out == {"N1": "hotspot", "N2": "hotspot"}
@@ -141,7 +144,7 @@ def test_old_division_records_keep_their_codes(cli, tmp_path):
     pairs = store.crosswalk_into("2025")
     own = {c: r.record.status for c, r in store.records("2025").items()}
     former = {("2024", c): r.record.status for c, r in store.records("2024").items()}
-    rolled = status.rolled_up(["16522", "16417", "16438", "15187"], own, pairs, former)
+    rolled = records.rolled_up(["16522", "16417", "16438", "15187"], own, pairs, former)
     # Đông Quang took in both Quảng Thắng (transformed) and Đông Văn (hotspot): the gravest
     assert rolled == {
         "16522": "transformed",

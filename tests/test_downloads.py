@@ -7,7 +7,7 @@ import fiona
 import pytest
 
 from geo_app import create_app
-from geo_app.importer import UnitRef, run_import
+from geo_app.io.importer import UnitRef, run_import
 from tests.conftest import client_as, login
 
 

@@ -8,8 +8,7 @@ import io
 
 import pytest
 from conftest import OFFICER_UNITS, client_as, csrf_token
-
-from geo_app import export
+from conftest import TODAY as CONFTEST_TODAY
 
 
 def store_of(app):
@@ -39,7 +38,7 @@ def last_effective(client, code: str) -> str:
     return current(client, code)["history"][-1]["effective_on"]
 
 
-TODAY = export.today().isoformat()
+TODAY = CONFTEST_TODAY.isoformat()
 
 
 # -- the edit -----------------------------------------------------------------------------------

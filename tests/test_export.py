@@ -22,13 +22,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+import time_machine
 from matplotlib.testing.compare import compare_images
 from PIL import Image
 from pypdf import PdfReader
 
-from geo_app import config, export, importer
+from geo_app import config
+from geo_app.core.records import BY_CODE, NOT_LISTED, STATUSES, Standing
 from geo_app.errors import BadRequest
-from geo_app.status import BY_CODE, NOT_LISTED, STATUSES
+from geo_app.io import importer
+from geo_app.outputs import printmap
+from geo_app.readmodel import ReadModel, View
 from geo_app.store import Store
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -48,13 +52,19 @@ def sample_store(tmp_path_factory, units):
     store.dispose()
 
 
+def map_data(display, store, day=None) -> printmap.MapData:
+    """Return what the exports draw, read as every door reads it (`geo_app.readmodel`)."""
+    view = ReadModel(store, "2025").view(list(display.units["code"]), day)
+    return printmap.MapData(display.units, view, key=display.key, source="thanh-hoa-2025 (2025)")
+
+
 @pytest.fixture(scope="module")
-def data(display, sample_store) -> export.MapData:
-    return export.load_data(display, sample_store, "2025", "thanh-hoa-2025 (2025)")
+def data(display, sample_store) -> printmap.MapData:
+    return map_data(display, sample_store)
 
 
-def opts(fmt: str = "png", **params) -> export.ExportOptions:
-    return export.parse_options({k: str(v) for k, v in params.items()}, fmt)
+def opts(fmt: str = "png", **params) -> printmap.ExportOptions:
+    return printmap.parse_options({k: str(v) for k, v in params.items()}, fmt)
 
 
 def png_array(body: bytes) -> np.ndarray:
@@ -66,7 +76,7 @@ def rgb(hex_colour: str) -> np.ndarray:
     return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
 
 
-def pixel_grid(mf: export.MapFigure, shape: tuple[int, int]):
+def pixel_grid(mf: printmap.MapFigure, shape: tuple[int, int]):
     """Return a function mapping map coordinates (metric CRS) to PNG pixel (column, row)."""
     pos = mf.ax.get_position()
     x0, y0, x1, y1 = mf.view
@@ -87,7 +97,7 @@ def pixel_grid(mf: export.MapFigure, shape: tuple[int, int]):
     return to_px, to_map
 
 
-def dominant_colour(image: np.ndarray, mf: export.MapFigure, polygon) -> np.ndarray:
+def dominant_colour(image: np.ndarray, mf: printmap.MapFigure, polygon) -> np.ndarray:
     """Return the most frequent colour of the pixels well inside `polygon` (metric CRS)."""
     to_px, to_map = pixel_grid(mf, image.shape[:2])
     inner = polygon.buffer(-400)
@@ -108,7 +118,7 @@ def dominant_colour(image: np.ndarray, mf: export.MapFigure, polygon) -> np.ndar
 
 # -- sizes -------------------------------------------------------------------------------------
 def test_a4_landscape_png_at_300_dpi_is_3508_by_2480(data):
-    body = export.render_map(data, opts("png", dpi=300))
+    body = printmap.render_map(data, opts("png", dpi=300))
     assert body.startswith(b"\x89PNG")
     with Image.open(io.BytesIO(body)) as im:
         assert im.size == (3508, 2480)
@@ -125,15 +135,15 @@ def test_a4_landscape_png_at_300_dpi_is_3508_by_2480(data):
 def test_png_sizes_follow_paper_orientation_and_dpi(data, params, size):
     options = opts("png", **params)
     assert options.pixels() == size
-    with Image.open(io.BytesIO(export.render_map(data, options))) as im:
+    with Image.open(io.BytesIO(printmap.render_map(data, options))) as im:
         assert im.size == size
 
 
 # -- colours and legend ------------------------------------------------------------------------
 def test_units_are_filled_with_their_status_colour(data):
     options = opts("png", dpi=150)
-    mf = export.build_map(data, options)
-    image = png_array(export.save(mf, options))
+    mf = printmap.build_map(data, options)
+    image = png_array(printmap.save(mf, options))
     metric = data.units.to_crs(mf.crs).set_index("code").geometry
     statuses = data.statuses()
     checked: dict[str, list[str]] = {}
@@ -156,7 +166,7 @@ def test_legend_counts_equal_the_store(data, sample_store, display):
     by_status = Counter(r.record.status for r in stored.values())
     expected = {s.code: by_status.get(s.code, 0) for s in STATUSES}
     expected[NOT_LISTED] = len(display.units) - len(stored)
-    mf = export.build_map(data, opts("png", dpi=50))
+    mf = printmap.build_map(data, opts("png", dpi=50))
     assert {code: n for code, _, n in mf.legend} == expected
     assert [code for code, _, _ in mf.legend] == [s.code for s in STATUSES]
     assert sum(expected.values()) == 166 and len(stored) == 62
@@ -167,7 +177,7 @@ def test_legend_counts_equal_the_store(data, sample_store, display):
 
 
 def test_labels_name_listed_units_without_overlaps(data):
-    mf = export.build_map(data, opts("png", dpi=50))
+    mf = printmap.build_map(data, opts("png", dpi=50))
     statuses = data.statuses()
     assert mf.labels, "no label was placed"
     assert all(statuses[c] != NOT_LISTED for c in mf.labels)
@@ -181,7 +191,7 @@ def test_labels_name_listed_units_without_overlaps(data):
 
 
 def test_hotspot_and_relapsed_are_hatched(data):
-    mf = export.build_map(data, opts("png", dpi=50))
+    mf = printmap.build_map(data, opts("png", dpi=50))
     hatches = {}
     for coll in mf.ax.collections:
         faces = coll.get_facecolor()
@@ -194,27 +204,28 @@ def test_hotspot_and_relapsed_are_hatched(data):
 
 def test_a_long_title_is_wrapped_not_cut(data):
     title = " ".join(["Báo cáo sơ kết chuyển hóa địa bàn trọng điểm"] * 3)
-    mf = export.build_map(data, opts("png", dpi=50, orientation="portrait", title=title))
+    mf = printmap.build_map(data, opts("png", dpi=50, orientation="portrait", title=title))
     texts = [t.get_text() for t in mf.figure.texts]
     head = next(t for t in texts if t.startswith("Báo cáo"))
     assert "\n" in head and head.replace("\n", " ") == title
 
 
-def test_an_empty_store_gives_a_grey_province_dated_today(display):
-    empty = export.MapData(display.units, {}, key=display.key, today=dt.date(2025, 7, 1))
-    assert empty.figures_date == dt.date(2025, 7, 1) and not empty.sample
-    mf = export.build_map(empty, opts("png", dpi=50))
+def test_an_empty_store_gives_a_grey_province_dated_today(display, sqlite_store):
+    empty = map_data(display, sqlite_store)
+    with time_machine.travel(dt.datetime(2025, 6, 30, 18, 0, tzinfo=dt.UTC)):  # 01:00, 1 July
+        assert empty.figures_date == dt.date(2025, 7, 1) and not empty.sample
+        mf = printmap.build_map(empty, opts("png", dpi=50))
     assert {code: n for code, _, n in mf.legend}[NOT_LISTED] == len(display.units)
     assert mf.labels == []
     texts = [t.get_text() for t in mf.figure.texts]
     assert "Số liệu tính đến ngày 01/07/2025" in texts
     assert not any("DỮ LIỆU MẪU" in t for t in texts)
-    assert len(PdfReader(io.BytesIO(export.render_pack(empty, opts("pdf")))).pages) == 1
+    assert len(PdfReader(io.BytesIO(printmap.render_pack(empty, opts("pdf")))).pages) == 1
 
 
 def test_sample_data_is_marked(data):
     assert data.sample
-    texts = [t.get_text() for t in export.build_map(data, opts()).figure.texts]
+    texts = [t.get_text() for t in printmap.build_map(data, opts()).figure.texts]
     assert "DỮ LIỆU MẪU — KHÔNG PHẢI SỐ LIỆU THẬT" in texts
     assert "LƯU HÀNH NỘI BỘ" in texts
 
@@ -233,7 +244,7 @@ def pdftotext(body: bytes, tmp_path: Path, page: int | None = None) -> str:
 
 
 def test_pdf_text_gives_back_the_vietnamese_exactly(data, tmp_path):
-    body = export.render_map(data, opts("pdf"))
+    body = printmap.render_map(data, opts("pdf"))
     assert body.startswith(b"%PDF")
     text = pdftotext(body, tmp_path)
     lines = [ln.strip() for ln in text.splitlines()]
@@ -247,7 +258,7 @@ def test_pdf_text_gives_back_the_vietnamese_exactly(data, tmp_path):
 
 
 def test_pdf_embeds_the_font_as_truetype(data):
-    reader = PdfReader(io.BytesIO(export.render_map(data, opts("pdf"))))
+    reader = PdfReader(io.BytesIO(printmap.render_map(data, opts("pdf"))))
     fonts = reader.pages[0]["/Resources"]["/Font"]
     kinds = set()
     for ref in fonts.values():
@@ -264,7 +275,7 @@ def test_pdf_embeds_the_font_as_truetype(data):
 
 
 def test_svg_is_well_formed_with_text_as_glyph_outlines(data):
-    body = export.render_map(data, opts("svg", paper="A3", orientation="portrait"))
+    body = printmap.render_map(data, opts("svg", paper="A3", orientation="portrait"))
     root = ET.fromstring(body)
     assert root.tag.endswith("svg")
     assert not [e for e in root.iter() if e.tag.endswith("}text")]
@@ -275,12 +286,12 @@ def test_svg_is_well_formed_with_text_as_glyph_outlines(data):
 def test_the_same_data_gives_the_same_bytes(data):
     for fmt in ("pdf", "svg", "png"):
         options = opts(fmt, dpi=50)
-        assert export.render_map(data, options) == export.render_map(data, options)
+        assert printmap.render_map(data, options) == printmap.render_map(data, options)
 
 
 def test_english_labels_and_title(data, tmp_path):
-    text = pdftotext(export.render_map(data, opts("pdf", lang="en")), tmp_path)
-    assert export.DEFAULT_TITLE["en"] in text
+    text = pdftotext(printmap.render_map(data, opts("pdf", lang="en")), tmp_path)
+    assert printmap.DEFAULT_TITLE["en"] in text
     assert "FOR INTERNAL CIRCULATION" in text
     for st in STATUSES:
         assert st.label_en in text
@@ -289,7 +300,7 @@ def test_english_labels_and_title(data, tmp_path):
 
 def test_custom_title_and_marking(data, tmp_path):
     options = opts("pdf", title="Hội nghị sơ kết — tháng 5/2023", marking="MẬT")
-    text = pdftotext(export.render_map(data, options), tmp_path)
+    text = pdftotext(printmap.render_map(data, options), tmp_path)
     assert "Hội nghị sơ kết — tháng 5/2023" in text
     assert "MẬT" in text and "LƯU HÀNH NỘI BỘ" not in text
 
@@ -297,7 +308,8 @@ def test_custom_title_and_marking(data, tmp_path):
 # -- reference image ---------------------------------------------------------------------------
 def test_matches_the_reference_image(data, tmp_path):
     options = opts("png", dpi=50)
-    body = export.render_map(replace(data, as_of=AS_OF), options)
+    dated = View("2025", data.revision, AS_OF, data.view.codes, data.standing)
+    body = printmap.render_map(replace(data, view=dated), options)
     if os.environ.get("GEO_APP_REGENERATE_REFERENCE"):
         REFERENCE.write_bytes(body)
         pytest.skip(f"reference image written to {REFERENCE}; look at it before committing")
@@ -309,7 +321,7 @@ def test_matches_the_reference_image(data, tmp_path):
 
 # -- extent ------------------------------------------------------------------------------------
 def test_area_shows_the_unit_and_its_neighbours(data, display):
-    mf = export.build_map(data, opts("png", dpi=50, area="16522"))
+    mf = printmap.build_map(data, opts("png", dpi=50, area="16522"))
     units = display.units.set_index("code").geometry
     touching = {
         c for c, g in units.items() if c != "16522" and shapely.intersects(g, units["16522"])
@@ -326,14 +338,14 @@ def test_area_shows_the_unit_and_its_neighbours(data, display):
 
 
 def test_a_list_of_units(data):
-    mf = export.build_map(data, opts("png", dpi=50, area="16522, 14845"))
+    mf = printmap.build_map(data, opts("png", dpi=50, area="16522, 14845"))
     assert mf.chosen == ["16522", "14845"]
     assert "16522" in mf.labels and "14845" in mf.labels
 
 
 # -- briefing pack -----------------------------------------------------------------------------
 def test_pack_has_the_province_then_a_page_per_unit(data, tmp_path):
-    body = export.render_pack(data, opts("pdf", area="16522,14845"))
+    body = printmap.render_pack(data, opts("pdf", area="16522,14845"))
     reader = PdfReader(io.BytesIO(body))
     assert len(reader.pages) == 3
     first = pdftotext(body, tmp_path, page=1)
@@ -348,7 +360,7 @@ def test_pack_has_the_province_then_a_page_per_unit(data, tmp_path):
 
 
 def test_pack_lists_every_listed_unit_gravest_first(data):
-    codes = export.pack_codes(data, opts("pdf"))
+    codes = printmap.pack_codes(data, opts("pdf"))
     statuses = data.statuses()
     assert sorted(codes) == sorted(c for c, s in statuses.items() if s != NOT_LISTED)
     gravities = [BY_CODE[statuses[c]].gravity for c in codes]
@@ -357,7 +369,7 @@ def test_pack_lists_every_listed_unit_gravest_first(data):
 
 def test_pack_is_a_pdf(data):
     with pytest.raises(BadRequest, match="format: a briefing pack is a PDF"):
-        export.render_pack(data, opts("png"))
+        printmap.render_pack(data, opts("png"))
 
 
 # -- the figures' date -------------------------------------------------------------------------
@@ -367,13 +379,16 @@ class _Stored:
 
 
 def test_figures_date_is_the_last_change_in_vietnam_time():
-    records = [
-        _Stored(dt.datetime(2025, 5, 18, 9, 0, tzinfo=dt.UTC)),
-        _Stored(dt.datetime(2025, 5, 19, 20, 0, tzinfo=dt.UTC)),  # 03:00 on the 20th in Vietnam
-        _Stored(dt.datetime(2025, 5, 1, 9, 0)),  # naive = UTC (SQLite)
-    ]
-    assert export.figures_date(records) == dt.date(2025, 5, 20)
-    assert export.figures_date([], today=dt.date(2025, 7, 1)) == dt.date(2025, 7, 1)
+    records = {
+        "a": _Stored(dt.datetime(2025, 5, 18, 9, 0, tzinfo=dt.UTC)),
+        "b": _Stored(dt.datetime(2025, 5, 19, 20, 0, tzinfo=dt.UTC)),  # 03:00, 20th in Vietnam
+        "c": _Stored(dt.datetime(2025, 5, 1, 9, 0, tzinfo=dt.UTC)),
+    }
+    view = View("2025", 1, None, ["a", "b", "c"], Standing(records))
+    assert view.figures_date == view.updated_on == dt.date(2025, 5, 20)
+    empty = View("2025", 0, None, ["a"], Standing({}))
+    with time_machine.travel(dt.datetime(2025, 6, 30, 17, 30, tzinfo=dt.UTC)):
+        assert empty.updated_on is None and empty.figures_date == dt.date(2025, 7, 1)
 
 
 # -- bad parameters ----------------------------------------------------------------------------
@@ -400,29 +415,29 @@ def test_figures_date_is_the_last_change_in_vietnam_time():
 )
 def test_bad_parameters_are_refused_with_a_clear_message(params, fmt, message):
     with pytest.raises(BadRequest) as info:
-        export.parse_options(params, fmt)
+        printmap.parse_options(params, fmt)
     assert message in info.value.message
     assert info.value.status == 400
 
 
 def test_unknown_area_code_is_named(data):
     with pytest.raises(BadRequest, match="area: no unit has the code '99999'"):
-        export.render_map(data, opts("png", area="16522,99999"))
+        printmap.render_map(data, opts("png", area="16522,99999"))
     with pytest.raises(BadRequest, match="'99999'"):
-        export.render_pack(data, opts("pdf", area="99999"))
+        printmap.render_pack(data, opts("pdf", area="99999"))
 
 
 def test_format_of_a_file_name():
-    assert export.format_of("map.PDF") == "pdf"
+    assert printmap.format_of("map.PDF") == "pdf"
     with pytest.raises(BadRequest, match=r"format: 'map\.jpg' does not end in \.png, \.pdf"):
-        export.format_of("map.jpg")
+        printmap.format_of("map.jpg")
 
 
 def test_options_are_forgiving_about_case_and_blanks():
-    options = export.parse_options(
+    options = printmap.parse_options(
         {"paper": "a3", "orientation": "Portrait", "lang": "EN", "title": "  ", "dpi": ""}, "PNG"
     )
     assert (options.paper, options.orientation, options.lang) == ("A3", "portrait", "en")
     assert options.fmt == "png" and options.dpi == 300
-    assert options.title_text == export.DEFAULT_TITLE["en"]
-    assert export.split_codes(["16522, 16417", "16522 15187"]) == ("16522", "16417", "15187")
+    assert options.title_text == printmap.DEFAULT_TITLE["en"]
+    assert printmap.split_codes(["16522, 16417", "16522 15187"]) == ("16522", "16417", "15187")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from geo_app import boundaries
+from geo_app.geodata import boundaries
 from tests.conftest import VIETNAM
 
 pytestmark = pytest.mark.slow

@@ -5,9 +5,9 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo_app import status
-from geo_app.importer import run_import
-from geo_app.status import Event, state_as_of, transition, trend
+from geo_app.core import records
+from geo_app.core.records import Event, state_as_of, transition, trend
+from geo_app.io.importer import run_import
 
 HEADER = "code,status,effective_on,transformed_on,designated_on\n"
 
@@ -62,7 +62,7 @@ def test_every_import_change_has_exactly_one_audit_entry(store, units):
 
 codes = st.sampled_from(["16522", "16417", "16438", "15187"])
 days = st.dates(dt.date(2023, 1, 1), dt.date(2026, 12, 31))
-changes = st.lists(st.tuples(codes, st.sampled_from(status.RECORD_STATUSES), days), max_size=30)
+changes = st.lists(st.tuples(codes, st.sampled_from(records.RECORD_STATUSES), days), max_size=30)
 
 
 def replay_by_hand(seq, day):
@@ -85,7 +85,7 @@ def test_state_as_of_equals_the_state_built_by_hand(seq, probe):
         day = dt.date.fromisoformat(point["date"])
         expected = replay_by_hand(seq, day)
         assert sum(point["counts"].values()) == len(expected)
-        for s in status.RECORD_STATUSES:
+        for s in records.RECORD_STATUSES:
             assert point["counts"][s] == sum(1 for v in expected.values() if v == s)
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo_app.errors import ImportFailed
-from geo_app.importer import HEADERS, run_import
+from geo_app.io.importer import HEADERS, run_import
 from geo_app.store import Store
 
 FUZZ = settings(

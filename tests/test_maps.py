@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import folium
 import pytest
 
-from geo_app import maps
+from geo_app.core.records import NOT_LISTED, STATUSES, Record, Standing
 from geo_app.errors import GeoAppError
-from geo_app.status import NOT_LISTED, STATUSES, Record, Standing
+from geo_app.webmap import maps
 
 ASSETS = maps.Assets("/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css", "/vendor/jq.js")
 DATA_URL = "/map/units-test.geojson"

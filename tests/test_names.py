@@ -2,7 +2,7 @@ import unicodedata
 
 import pytest
 
-from geo_app.names import canonical_kind, match_key, search_key, split_kind
+from geo_app.core.names import canonical_kind, match_key, search_key, split_kind
 
 
 @pytest.mark.parametrize(

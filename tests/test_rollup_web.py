@@ -11,8 +11,13 @@ import re
 import pytest
 from conftest import THANH_HOA, add_users, client_as, csrf_token
 
-from geo_app import boundaries, export, importer
+from geo_app import clock
+from geo_app.cache import weight_of
 from geo_app.config import SAMPLE_DIR
+from geo_app.geodata import boundaries
+from geo_app.io import importer
+from geo_app.outputs import printmap
+from geo_app.readmodel import ReadModel
 from geo_app.store import Store
 
 CROSSWALK = THANH_HOA / "crosswalk_2024units_to_2025_vietnamadminunits.csv"
@@ -139,7 +144,7 @@ def test_as_of_rolls_up_the_former_records_in_force_that_day(client):
     assert mid["status"] == "hotspot" and mid["own_status"] == "not_listed"
     assert [f["name"] for f in mid["former"] if f["status"] == "hotspot"] == ["Thanh Lâm"]
     assert shown(client, "?as_of=2023-06-30")["16213"] == "hotspot"
-    yesterday = (export.today() - dt.timedelta(days=1)).isoformat()
+    yesterday = (clock.today() - dt.timedelta(days=1)).isoformat()
     # Sơn Lư's relapse was recorded today: yesterday 15019 did not show it
     assert shown(client, f"?as_of={yesterday}")["15019"] == "not_listed"
     past = client.get("/api/summary?as_of=2023-06-30").get_json()
@@ -154,7 +159,7 @@ def test_an_edit_of_the_own_record_keeps_the_graver_former_status(client):
         "/api/communes/15016/status",
         json={
             "status": "in_progress",
-            "effective_on": export.today().isoformat(),
+            "effective_on": clock.today().isoformat(),
             "note": "Kiểm tra lại sau đợt ra quân",
             "version": before["record"]["version"],
         },
@@ -180,7 +185,9 @@ def test_the_pack_page_of_a_unit_lists_its_former_units(client):
 
 def test_exports_draw_the_roll_up(app):
     svc = app.extensions["geo_app"]
-    data = export.load_data(svc.display(), svc.store, "2025")
+    display = svc.display()
+    view = ReadModel(svc.store, "2025").view(list(display.units["code"]))
+    data = printmap.MapData(display.units, view, key=display.key)
     statuses = data.statuses()
     assert statuses["15019"] == "relapsed" and statuses["16213"] == "hotspot"
     assert data.summary()["listed"] == 80
@@ -229,10 +236,5 @@ def test_standing_and_revision_on_both_databases(store, units):
 
 
 def test_the_page_cache_weighs_a_standing_by_its_records(app):
-    from geo_app.web.pages import MapCache
-
-    with app.test_request_context():
-        from geo_app.web.asof import standing_as_of
-
-        standing = standing_as_of(None)
-    assert MapCache.weight(standing) >= 1024 * (62 + 38 + 558)
+    standing = app.extensions["geo_app"].reader.standing()
+    assert weight_of(standing) >= 1024 * (62 + 38 + 558)

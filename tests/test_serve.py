@@ -6,7 +6,6 @@ gives clear 503s, the app recovers by itself, and no record is lost or doubled.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import shutil
@@ -20,8 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from geo_app import accounts, config, importer
-from tests.conftest import THANH_HOA, _pg_store
+from geo_app import accounts, config
+from geo_app.io import importer
+from tests.conftest import THANH_HOA, TODAY, _pg_store
 
 pytestmark = pytest.mark.slow
 PASSWORD = "serve-test-password"
@@ -180,7 +180,7 @@ def test_a_database_outage_under_load_gives_503_and_loses_nothing(served):
                     headers={"X-CSRFToken": token, "Connection": "close"},
                     json={
                         "status": flip[current["status"]],
-                        "effective_on": dt.date.today().isoformat(),
+                        "effective_on": TODAY.isoformat(),
                         "note": note,
                         "version": current["version"],
                     },

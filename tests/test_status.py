@@ -2,7 +2,8 @@ import datetime as dt
 
 import pytest
 
-from geo_app import status
+from geo_app import i18n
+from geo_app.core import records
 
 
 @pytest.mark.parametrize(
@@ -19,36 +20,36 @@ from geo_app import status
     ],
 )
 def test_status_codes_and_labels_parse(text, code):
-    assert status.parse_status(text) == code
+    assert records.parse_status(text) == code
 
 
 @pytest.mark.parametrize("text", ["", "Không thuộc diện", "not_listed", "Da chuyen hoa", "x"])
 def test_unknown_status_lists_the_accepted_values(text):
     with pytest.raises(ValueError, match="Đã chuyển hóa"):
-        status.parse_status(text)
+        records.parse_status(text)
 
 
 def test_dates():
-    assert status.parse_date("19/05/2023") == dt.date(2023, 5, 19)
-    assert status.parse_date("2023-5-9") == dt.date(2023, 5, 9)
-    assert status.parse_date(dt.datetime(2023, 5, 19, 8)) == dt.date(2023, 5, 19)
-    assert status.parse_date(" ") is None
+    assert records.parse_date("19/05/2023") == dt.date(2023, 5, 19)
+    assert records.parse_date("2023-5-9") == dt.date(2023, 5, 9)
+    assert records.parse_date(dt.datetime(2023, 5, 19, 8)) == dt.date(2023, 5, 19)
+    assert records.parse_date(" ") is None
     for bad in ("29/02/2023", "2023-13-01", "19.05.2023", "May 2023"):
         with pytest.raises(ValueError):
-            status.parse_date(bad)
-    assert status.format_date(dt.date(2023, 5, 9)) == "09/05/2023"
-    assert status.format_date(dt.date(2023, 5, 9), "en") == "2023-05-09"
+            records.parse_date(bad)
+    assert i18n.format_date(dt.date(2023, 5, 9)) == "09/05/2023"
+    assert i18n.format_date(dt.date(2023, 5, 9), "en") == "2023-05-09"
 
 
 def test_palette_is_fixed_distinct_and_hatches_the_grave_statuses():
-    colors = [s.color for s in status.STATUSES]
+    colors = [s.color for s in records.STATUSES]
     assert len(set(colors)) == len(colors) == 5
-    assert {s.code for s in status.STATUSES if s.hatch} == {"hotspot", "relapsed"}
-    assert status.BY_CODE["not_listed"].label_vi == "Không thuộc diện"
+    assert {s.code for s in records.STATUSES if s.hatch} == {"hotspot", "relapsed"}
+    assert records.BY_CODE["not_listed"].label_vi == "Không thuộc diện"
 
 
 def test_summary_counts_and_percentage():
-    fig = status.summary(["transformed", "hotspot", "hotspot", "in_progress"], 166)
+    fig = records.summary(["transformed", "hotspot", "hotspot", "in_progress"], 166)
     assert fig["listed"] == 4
     assert fig["counts"] == {
         "hotspot": 2,
@@ -58,7 +59,7 @@ def test_summary_counts_and_percentage():
         "not_listed": 162,
     }
     assert fig["transformed_pct"] == 25.0
-    assert status.summary([], 10)["transformed_pct"] == 0.0
+    assert records.summary([], 10)["transformed_pct"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -72,4 +73,4 @@ def test_summary_counts_and_percentage():
     ],
 )
 def test_rollup_keeps_the_gravest(statuses, expected):
-    assert status.rollup(statuses) == expected
+    assert records.rollup(statuses) == expected

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from geo_app.status import Record
+from geo_app.core.records import Record
 from geo_app.store import Change, Conflict
 
 

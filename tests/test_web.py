@@ -22,11 +22,13 @@ from babel.messages.pofile import read_po
 from click.testing import CliRunner
 from conftest import add_users, client_as
 
-from geo_app import create_app
+from geo_app import clock, create_app
+from geo_app.cache import LRUCache
 from geo_app.cli import main as cli_main
-from geo_app.status import STATUSES, Record
+from geo_app.core.records import STATUSES, Record
 from geo_app.store import Change, Store
 from geo_app.web import pages
+from geo_app.web.common import Payload
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "geo_app" / "translations"
@@ -174,14 +176,15 @@ def test_english_is_switchable_and_remembered(client):
 
 
 def test_updated_date_is_dd_mm_yyyy_in_vietnamese(client, app):
-    today = app.extensions["geo_app"].store.records("2025")["16522"].updated_at.date()
+    stamp = app.extensions["geo_app"].store.records("2025")["16522"].updated_at
+    today = clock.local_date(stamp)
     assert f"Cập nhật {today:%d/%m/%Y}" in text(page(client))
     assert f"Updated {today.isoformat()}" in text(page(client, "/?lang=en"))
 
 
 def test_page_is_cached_per_revision_and_a_change_shows_on_the_next_load(client, app):
     first = client.get("/")
-    cache = app.extensions["geo_app_maps"]
+    cache = app.extensions["geo_app"].cache
     misses = cache.misses
     again = client.get("/")
     assert cache.misses == misses  # served from memory
@@ -511,23 +514,23 @@ def test_serve_stops_with_a_message_when_the_boundaries_cannot_be_read(tmp_path,
 
 # -- the in-memory cache ----------------------------------------------------------------------
 def test_cache_drops_the_least_recently_used_by_count_and_by_bytes():
-    cache = pages.MapCache(size=3, max_bytes=10_000)
+    cache = LRUCache(size=3, max_bytes=10_000)
     for i in range(4):
         cache.get(("k", i), lambda i=i: i)
     assert len(cache) == 3 and cache.misses == 4
     assert cache.get(("k", 1), lambda: "new") == 1  # kept, and now the most recent
-    big = pages.Payload.of(os.urandom(6000), "application/octet-stream")
+    big = Payload.of(os.urandom(6000), "application/octet-stream")
     cache.get(("big",), lambda: big)
     assert cache.get(("big",), lambda: None) is big
     assert cache.get(("k", 2), lambda: "made again") == "made again"  # evicted for the bytes
-    huge = pages.Payload.of(os.urandom(20_000), "application/octet-stream")
+    huge = Payload.of(os.urandom(20_000), "application/octet-stream")
     assert cache.get(("huge",), lambda: huge) is huge  # larger than the bound: kept alone
     assert len(cache) == 1
 
 
 def test_warm_renders_the_page_before_the_first_request(app):
     pages.warm(app)
-    cache = app.extensions["geo_app_maps"]
+    cache = app.extensions["geo_app"].cache
     client = admin_client(app)
     misses = cache.misses
     assert client.get("/").status_code == 200

@@ -16,7 +16,6 @@ import logging
 import re
 import secrets
 import shutil
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -28,14 +27,23 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
-from geo_app import accounts, boundaries, config, divisions, export
+from geo_app import accounts, clock, config
+from geo_app.core.records import parse_date
 from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
-from geo_app.importer import format_problem
-from geo_app.status import format_date, parse_date
-from geo_app.web import services
-from geo_app.web.api import run_web_import, truthy
-from geo_app.web.auth import requires
-from geo_app.web.pages import page_context, page_lang, unit_geometry
+from geo_app.geodata import boundaries, divisions
+from geo_app.i18n import format_date
+from geo_app.io.importer import format_problem
+from geo_app.web.common import (
+    error_response,
+    page_context,
+    page_lang,
+    requires,
+    run_web_import,
+    services,
+    truthy,
+    unit_geometry,
+    upload_max_bytes,
+)
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__)
@@ -65,13 +73,7 @@ def _day(name: str) -> dt.date | None:
 
 def audit_filters() -> dict[str, Any]:
     """Return the audit filters of the query string, checked, as `Store.audit_entries` takes."""
-    since, until = _day("since"), _day("until")
-    start = dt.datetime.combine(since, dt.time(), tzinfo=export.VIETNAM_TZ) if since else None
-    end = (
-        dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=export.VIETNAM_TZ)
-        if until
-        else None
-    )
+    start, end = clock.day_bounds(_day("since"), _day("until"))
     text = {k: (request.args.get(k) or "").strip()[:64] for k in ("actor", "action", "unit")}
     return {
         "actor": text["actor"] or None,
@@ -237,8 +239,6 @@ def import_page():
 
 
 # -- boundary sets ----------------------------------------------------------------------------
-#: The largest boundary-set upload (``BOUNDARY_MAX_BYTES`` in the settings overrides it).
-BOUNDARY_MAX_BYTES = 200 * 1024 * 1024
 #: The most a zip may unpack to (a guard against zip bombs), as a multiple of its size.
 UNZIPPED_RATIO = 20
 #: How long an uploaded, checked set waits to be accepted before it is thrown away.
@@ -262,11 +262,6 @@ def upload_root(settings: dict[str, Any]) -> Path:
     return Path(settings.get("UPLOAD_DIR") or config.INSTANCE_DIR / "uploads")
 
 
-def upload_max_bytes(settings: dict[str, Any]) -> int:
-    """Return the largest boundary-set upload, in bytes."""
-    return int(settings.get("BOUNDARY_MAX_BYTES") or BOUNDARY_MAX_BYTES)
-
-
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.3g}"
 
@@ -277,9 +272,7 @@ def _too_large(exc: RequestEntityTooLarge):
         limit = _mb(upload_max_bytes(services().settings))
         message = _("The file is larger than %(mb)s MB; nothing was kept.", mb=limit)
         return _boundaries_page(413, error=message)
-    from geo_app.web import _error_response
-
-    return _error_response(413, exc.description or exc.name)
+    return error_response(413, exc.description or exc.name)
 
 
 @dataclass(frozen=True)
@@ -395,13 +388,16 @@ def _sweep(root: Path) -> None:
     """Throw away the uploads older than `UPLOAD_TTL_SECONDS`."""
     if not root.is_dir():
         return
-    now = time.time()
+    now = clock.now()
     for folder in root.iterdir():
-        try:
-            old = now - folder.stat().st_mtime > UPLOAD_TTL_SECONDS
-        except OSError:
+        if not _TOKEN.fullmatch(folder.name):
             continue
-        if _TOKEN.fullmatch(folder.name) and old:
+        try:  # when it was uploaded, by the app's clock; unreadable = broken: thrown away
+            meta = json.loads((folder / "upload.json").read_text("utf-8"))
+            age = (now - dt.datetime.fromisoformat(meta["uploaded_at"])).total_seconds()
+        except (OSError, ValueError, KeyError, TypeError):
+            age = UPLOAD_TTL_SECONDS + 1
+        if age > UPLOAD_TTL_SECONDS:
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -461,7 +457,12 @@ def _stage(upload) -> _Staged:
         safe = "boundaries.zip"
     try:
         upload.save(folder / safe)
-        meta = {"user": current_user.username, "filename": filename, "file": safe}
+        meta = {
+            "user": current_user.username,
+            "filename": filename,
+            "file": safe,
+            "uploaded_at": clock.now().isoformat(),
+        }
         (folder / "upload.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)

@@ -5,20 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from pathlib import PurePath
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from geo_app import export, importer, maps
-from geo_app.errors import BadRequest, GeoAppError, NotFound
-from geo_app.status import (
+from geo_app import clock
+from geo_app.core.records import (
     RECORD_STATUSES,
     TRANSFORMED,
     Record,
-    format_date,
     label,
     parse_date,
     parse_status,
@@ -26,11 +23,23 @@ from geo_app.status import (
     split_problems,
     transition,
 )
+from geo_app.errors import BadRequest, GeoAppError, NotFound
+from geo_app.i18n import format_date
 from geo_app.store import Change, Conflict
-from geo_app.web import services
-from geo_app.web.asof import parse_as_of, standing_as_of, trend_points
-from geo_app.web.auth import requires
-from geo_app.web.pages import Payload, api_lang, map_cache, send_payload, unit_geometry
+from geo_app.web.common import (
+    Payload,
+    api_lang,
+    map_cache,
+    parse_as_of,
+    requires,
+    run_web_import,
+    send_payload,
+    services,
+    truthy,
+    unit_geometry,
+    view_as_of,
+)
+from geo_app.webmap import maps
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -71,7 +80,7 @@ def communes_geojson():
     key = ("communes.geojson", geometry.key, revision, lang, as_of)
 
     def make() -> Payload:
-        statuses = maps.current_statuses(geometry, standing_as_of(as_of, revision))
+        statuses = view_as_of(as_of, revision).listed
         return Payload.of(geometry.communes_geojson(statuses, lang), "application/geo+json")
 
     return send_payload(map_cache().get(key, make), "private, no-cache")
@@ -121,7 +130,7 @@ def unit_details(code: str, lang: str, as_of: dt.date | None = None) -> dict[str
     """
     unit = _check_code(code)
     svc = services()
-    standing = standing_as_of(as_of)
+    standing = view_as_of(as_of).standing
     stored = svc.store.record(svc.division, code) if as_of is None else standing.records.get(code)
     history = svc.store.history(svc.division, code)
     if as_of is not None:
@@ -260,7 +269,7 @@ def edit_status(code: str):
     effective_on = _date_field(body, "effective_on")
     if effective_on is None:
         raise BadRequest(_("effective_on is required: the date the change took effect."))
-    if effective_on > export.today():
+    if effective_on > clock.today():
         raise BadRequest(_("effective_on cannot be in the future."))
     note = _text_field(body, "note", MAX_NOTE)
     if not note:
@@ -343,30 +352,6 @@ def edit_status(code: str):
 
 
 # -- import -----------------------------------------------------------------------------------
-def run_web_import(upload, dry_run: bool) -> importer.ImportResult:
-    """Import an uploaded status file as the logged-in user (all rows, or nothing)."""
-    if upload is None or not upload.filename:
-        raise BadRequest(_("Choose a status file (.csv or .xlsx) to import."))
-    name = PurePath(upload.filename.replace("\\", "/")).name[:120] or "upload.csv"
-    data = upload.read(importer.MAX_BYTES + 1)
-    svc = services()
-    units = importer.unit_refs(svc.display().units)
-    return importer.run_import(
-        svc.store,
-        data,
-        name,
-        units,
-        division=svc.division,
-        actor=current_user.username,
-        dry_run=dry_run,
-        today=export.today(),
-    )
-
-
-def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 @bp.post("/api/status/import")
 @requires("import")
 def import_status():
@@ -381,12 +366,8 @@ def summary():
     lang = api_lang()
     as_of = parse_as_of()
     svc = services()
-    geometry = unit_geometry()
     revision = svc.revision()
-    figs = map_cache().get(
-        ("summary", geometry.key, revision, as_of),
-        lambda: figures_as_of(geometry, as_of, revision),
-    )
+    figs = view_as_of(as_of, revision).figures
     return jsonify(
         {
             **figs,
@@ -398,14 +379,6 @@ def summary():
     )
 
 
-def figures_as_of(geometry, as_of: dt.date | None, revision: int) -> dict[str, Any]:
-    """Return the figures of the records in force on `as_of` (the current ones when None)."""
-    figs = maps.figures(geometry, standing_as_of(as_of, revision))
-    if as_of is not None:
-        figs["updated_on"] = as_of.isoformat()
-    return figs
-
-
 @bp.get("/api/trend")
 def trend():
     """Send the count per status at each month's end, up to ``as_of`` or today."""
@@ -414,7 +387,7 @@ def trend():
     return jsonify(
         {
             "as_of": as_of.isoformat() if as_of else None,
-            "points": trend_points(as_of),
+            "points": services().reader.trend(as_of),
             "labels": maps.status_labels(lang),
             "colors": {s: maps.status_styles()[s]["fillColor"] for s in RECORD_STATUSES},
         }

@@ -8,14 +8,12 @@ libraries and the app's own CSS/JS, nothing about any unit). Roles are checked o
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Flask,
-    abort,
     current_app,
     g,
     jsonify,
@@ -27,16 +25,22 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
-from geo_app import accounts
+from geo_app import accounts, clock
 from geo_app.errors import StoreUnavailable
-from geo_app.web import services, wants_json
+from geo_app.web.common import (
+    error_response,
+    login_manager,
+    page_context,
+    services,
+    upload_max_bytes,
+    wants_json,
+)
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
-login_manager = LoginManager()
 csrf = CSRFProtect()
 
 #: Endpoints open without a login.
@@ -82,24 +86,6 @@ def _unauthorized():
     return redirect(url_for("auth.login", next=target))
 
 
-def requires(permission: str):
-    """Let only users whose role has `permission` reach the view (403 otherwise)."""
-
-    def wrap(view):
-        @functools.wraps(view)
-        def inner(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if not current_user.can(permission):
-                abort(403, description=_("Your role does not allow this."))
-            return view(*args, **kwargs)
-
-        inner.required_permission = permission
-        return inner
-
-    return wrap
-
-
 def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
@@ -135,7 +121,7 @@ def login():
         username = (request.form.get("username") or "").strip().lower()[:64]
         password = request.form.get("password") or ""
         store = services().store
-        since = dt.datetime.now(dt.UTC) - LIMIT_WINDOW
+        since = clock.now() - LIMIT_WINDOW
         address = _client_address()
         limited = (
             store.login_failures(since, username=username) >= LIMIT_PER_ACCOUNT
@@ -155,8 +141,6 @@ def login():
             "The user name or password is wrong, or there were too many attempts. Try again later."
         )
         status = 429 if limited else 401
-    from geo_app.web.pages import page_context
-
     return (
         render_template(
             "login.html",
@@ -236,8 +220,6 @@ def _upload_limit() -> None:
         and current_user.is_authenticated
         and current_user.can("admin")
     ):
-        from geo_app.web.admin import upload_max_bytes
-
         request.max_content_length = upload_max_bytes(current_app.extensions["geo_app"].settings)
 
 
@@ -263,9 +245,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
-        from geo_app.web import _error_response
-
-        return _error_response(
+        return error_response(
             400,
             _("The form has expired or was not sent by this site; reload the page and try again."),
         )

@@ -4,16 +4,17 @@ XLSX. The same files as `geo-app status export`, cached per data revision."""
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
+from pathlib import Path
 
 from flask import Blueprint, Response
 
-from geo_app import boundaries, importer
 from geo_app.errors import BadRequest
-from geo_app.web import services
-from geo_app.web.auth import requires
-from geo_app.web.exports import file_cache
-from geo_app.web.pages import map_cache
+from geo_app.geodata import boundaries
+from geo_app.io import importer
+from geo_app.outputs import gis, records
+from geo_app.web.common import file_cache, map_cache, requires, services
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("downloads", __name__)
@@ -42,20 +43,18 @@ def _source_units():
     )
 
 
-def _render(fmt: str) -> bytes:
+def _render(fmt: str, revision: int) -> bytes:
     svc = services()
     units = _source_units()
+    standing = svc.reader.standing(None, revision)
     if fmt in ("csv", "xlsx"):
-        import tempfile
-        from pathlib import Path
-
-        rows = importer.export_rows(svc.store, importer.unit_refs(units), svc.division)
+        rows = records.export_rows(importer.unit_refs(units), standing.records)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / f"records.{fmt}"
-            importer.write_export(rows, out)
+            records.write_export(rows, out)
             return out.read_bytes()
-    frame = importer.layer_frame(units, svc.store, svc.division)
-    return importer.layer_bytes(frame, f".{fmt}")
+    frame = gis.layer_frame(units, standing)
+    return gis.layer_bytes(frame, f".{fmt}")
 
 
 @bp.get("/download/communes.<fmt>")
@@ -70,7 +69,7 @@ def communes(fmt: str):
 
     def make() -> bytes:
         with _lock:  # the GIS writers (GDAL) are not thread-safe; the files are small
-            return _render(fmt)
+            return _render(fmt, revision)
 
     body = file_cache().get(key, make)
     name = f"communes-{svc.division}-r{revision}.{fmt}"

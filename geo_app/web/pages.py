@@ -8,62 +8,45 @@ every request, so a change made through any worker shows on the very next load.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import hashlib
 import logging
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import fontpkg_be_vietnam_pro
-import xstatic.pkg.jquery
-import xstatic.pkg.leaflet
-from flask import (
-    Blueprint,
-    Flask,
-    Response,
-    abort,
-    current_app,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Flask, abort, render_template, request, url_for
 from flask_babel import Babel, format_decimal, format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from geo_app import accounts, export, maps
-from geo_app.errors import BadRequest
-from geo_app.status import RECORD_STATUSES, Standing, format_date
-from geo_app.web import services
+from geo_app import accounts, clock
+from geo_app.core.records import RECORD_STATUSES
+from geo_app.i18n import format_date
+from geo_app.web.common import (
+    DEFAULT_LANG,
+    FONT_FILES,
+    LANG_COOKIE,
+    LANGS,
+    TRANSLATIONS,
+    VENDOR,
+    YEAR,
+    Payload,
+    map_cache,
+    page_lang,
+    parse_as_of,
+    select_locale,
+    send_payload,
+    services,
+    static_url,
+    unit_geometry,
+    vendor_url,
+    view_as_of,
+)
+from geo_app.webmap import maps
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-LANGS = ("vi", "en")
-DEFAULT_LANG = "vi"
-LANG_COOKIE = "lang"
 #: Id of the page's JSON data block holding the status of every listed unit.
 STATUSES_ELEMENT = "geoapp-statuses"
-YEAR = 365 * 24 * 3600
-
-#: Packaged libraries the app serves itself: name → (folder, version).
-VENDOR: dict[str, tuple[Path, str]] = {
-    "leaflet": (Path(xstatic.pkg.leaflet.BASE_DIR), xstatic.pkg.leaflet.VERSION),
-    "jquery": (Path(xstatic.pkg.jquery.BASE_DIR), xstatic.pkg.jquery.VERSION),
-    "fonts": (fontpkg_be_vietnam_pro.ROOT / "files", "be-vietnam-pro"),
-}
-#: The font files the page uses, by CSS weight.
-FONT_FILES = {
-    400: "BeVietnamPro-Regular.ttf",
-    600: "BeVietnamPro-SemiBold.ttf",
-    700: "BeVietnamPro-Bold.ttf",
-}
 _MIMETYPES = {
     ".js": "text/javascript",
     ".css": "text/css",
@@ -71,159 +54,6 @@ _MIMETYPES = {
     ".png": "image/png",
     ".map": "application/json",
 }
-
-
-# -- languages --------------------------------------------------------------------------------
-def page_lang() -> str:
-    """Return the page language: ``?lang=``, else the language cookie, else Vietnamese."""
-    lang = request.args.get("lang", "")
-    if lang in LANGS:
-        return lang
-    cookie = request.cookies.get(LANG_COOKIE, "")
-    return cookie if cookie in LANGS else DEFAULT_LANG
-
-
-def api_lang() -> str:
-    """Return the ``lang`` parameter of an API request (default Vietnamese).
-
-    Raises
-    ------
-    BadRequest
-        When ``lang`` is neither ``vi`` nor ``en``.
-    """
-    lang = request.args.get("lang", DEFAULT_LANG)
-    if lang not in LANGS:
-        raise BadRequest(f"lang must be one of {', '.join(LANGS)} (got {lang!r})")
-    return lang
-
-
-def _select_locale() -> str:
-    if request.path.startswith("/api/"):
-        lang = request.args.get("lang", DEFAULT_LANG)
-        return lang if lang in LANGS else DEFAULT_LANG
-    return page_lang()
-
-
-# -- the in-memory cache ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Payload:
-    """A response body kept ready to send: as is and gzip-compressed, with its ETag."""
-
-    body: bytes
-    gz: bytes
-    etag: str
-    mimetype: str
-
-    @classmethod
-    def of(cls, body: bytes | str, mimetype: str) -> Payload:
-        data = body.encode() if isinstance(body, str) else body
-        return cls(
-            data,
-            gzip.compress(data, compresslevel=6, mtime=0),
-            hashlib.sha256(data).hexdigest()[:24],
-            mimetype,
-        )
-
-
-class MapCache:
-    """What the map page sends, by key, in process memory; the least recently used go first.
-
-    Bounded by entries and by bytes (national map data is about 9 MB per revision and language
-    for the API's GeoJSON), so old revisions fall out instead of piling up.
-    """
-
-    def __init__(self, size: int = 64, max_bytes: int = 160 * 1024 * 1024):
-        self.size = size
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.misses = 0
-
-    @staticmethod
-    def weight(value: Any) -> int:
-        if isinstance(value, Payload):
-            return len(value.body) + len(value.gz)
-        if isinstance(value, maps.UnitGeometry):
-            return sum(len(g) for g in value.geometry_json)
-        if isinstance(value, Standing):  # about 1 KB per record and crosswalk pair
-            return 1024 * (1 + len(value.records) + len(value.former) + len(value.pairs))
-        return 1024
-
-    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
-        """Return the value cached under `key`, making it with `make()` when absent."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key][0]
-        value = make()  # outside the lock: a duplicate make is harmless, a stall is not
-        weight = self.weight(value)
-        with self._lock:
-            self.misses += 1
-            if key in self._items:
-                self._bytes -= self._items.pop(key)[1]
-            self._items[key] = (value, weight)
-            self._bytes += weight
-            while len(self._items) > 1 and (
-                len(self._items) > self.size or self._bytes > self.max_bytes
-            ):
-                self._bytes -= self._items.popitem(last=False)[1][1]
-        return value
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-
-def map_cache() -> MapCache:
-    """Return the map cache of the current app."""
-    return current_app.extensions["geo_app_maps"]
-
-
-def send_payload(payload: Payload, cache_control: str) -> Response:
-    """Send a payload gzip-compressed when the client accepts it, or 304 when its ETag matches."""
-    if request.if_none_match.contains_weak(payload.etag):
-        resp = Response(status=304)
-    else:
-        use_gzip = request.accept_encodings["gzip"] > 0
-        resp = Response(payload.gz if use_gzip else payload.body, mimetype=payload.mimetype)
-        if use_gzip:
-            resp.headers["Content-Encoding"] = "gzip"
-    resp.set_etag(payload.etag, weak=True)
-    resp.headers["Cache-Control"] = cache_control
-    resp.vary.add("Accept-Encoding")
-    return resp
-
-
-def unit_geometry() -> maps.UnitGeometry:
-    """Return the encoded display geometry of the configured boundary set (cached per set)."""
-    display = services().display()
-    return map_cache().get(
-        ("geometry", display.key), lambda: maps.UnitGeometry(display.key, display.units)
-    )
-
-
-# -- assets -----------------------------------------------------------------------------------
-def vendor_url(package: str, filename: str) -> str:
-    """Return the versioned URL of a packaged library's file."""
-    return url_for("pages.vendor", package=package, filename=filename, v=VENDOR[package][1])
-
-
-_STATIC_VERSIONS: dict[str, str] = {}
-
-
-def static_url(filename: str) -> str:
-    """Return the URL of one of the app's static files, versioned by its content."""
-    version = _STATIC_VERSIONS.get(filename)
-    if version is None:
-        path = Path(current_app.static_folder or "") / filename
-        version = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-        _STATIC_VERSIONS[filename] = version
-    return url_for("static", filename=filename, v=version)
 
 
 def map_assets() -> maps.Assets:
@@ -255,15 +85,6 @@ def vendor(package: str, filename: str):
     return send_payload(
         payload, f"public, max-age={YEAR}, immutable" if versioned else "public, max-age=3600"
     )
-
-
-def page_context() -> dict[str, Any]:
-    """Return what every page of the app's layout (templates/_page.html) needs."""
-    return {
-        "lang": page_lang(),
-        "static_url": static_url,
-        "fonts": {w: vendor_url("fonts", f) for w, f in FONT_FILES.items()},
-    }
 
 
 # -- the map page -----------------------------------------------------------------------------
@@ -343,7 +164,7 @@ def map_script(lang: str) -> MapScript:
 
 
 def _export_links(lang: str, as_of: dt.date | None = None) -> list[dict[str, str]]:
-    """Return the Export menu's downloads (parameters of `geo_app.export.parse_options`)."""
+    """Return the Export menu's downloads (parameters of `geo_app.printmap.parse_options`)."""
 
     def link(fmt: str, text: str, **params: str) -> dict[str, str]:
         if as_of is not None:
@@ -371,14 +192,12 @@ def _export_links(lang: str, as_of: dt.date | None = None) -> list[dict[str, str
 
 
 def _render_map_page(lang: str, as_of: dt.date | None, role: str | None, revision: int) -> Payload:
-    from geo_app.web.api import figures_as_of
-    from geo_app.web.asof import standing_as_of
-
     svc = services()
     display = svc.display()
     geometry = unit_geometry()
-    statuses = maps.current_statuses(geometry, standing_as_of(as_of, revision))
-    figs = figures_as_of(geometry, as_of, revision)
+    view = view_as_of(as_of, revision)
+    statuses = view.listed
+    figs = view.figures
     perms = accounts.ROLES.get(role or "", frozenset())
     script = map_script(lang)
     parts = script.parts
@@ -425,7 +244,7 @@ def _render_map_page(lang: str, as_of: dt.date | None, role: str | None, revisio
         perms=perms,
         as_of=as_of,
         as_of_display=format_date(as_of, lang) if as_of else "",
-        today=export.today().isoformat(),
+        today=clock.today().isoformat(),
         statuses_for_edit=[(code, maps.status_labels(lang)[code]) for code in RECORD_STATUSES],
     )
     return Payload.of(html, "text/html")
@@ -453,8 +272,6 @@ def map_data_payload(key: str) -> Payload:
 @bp.get("/")
 def index():
     """Show the provincial map with its figures, legend, search box and status filter."""
-    from geo_app.web.asof import parse_as_of
-
     lang = page_lang()
     as_of = parse_as_of()
     resp = send_payload(page_payload(lang, as_of, current_user.role), "private, no-cache")
@@ -488,13 +305,12 @@ def map_data(key: str):
 @bp.record_once
 def _setup(state) -> None:
     app: Flask = state.app
-    app.extensions.setdefault("geo_app_maps", MapCache())
     if "babel" not in app.extensions:
         Babel(
             app,
             default_locale=DEFAULT_LANG,
             default_translation_directories=str(TRANSLATIONS),
-            locale_selector=_select_locale,
+            locale_selector=select_locale,
         )
     app.jinja_env.globals.setdefault("current_lang", lambda: str(get_locale() or DEFAULT_LANG))
     app.jinja_env.filters.setdefault("num", format_number)  # 3.321 in Vietnamese, 3,321 in English

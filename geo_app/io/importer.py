@@ -16,10 +16,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from geo_app import clock
 from geo_app.config import SAMPLE_DIR
+from geo_app.core.names import canonical_kind, full_name, match_key, nfc, split_kind
+from geo_app.core.records import Record, parse_date, parse_status, split_problems, transition
 from geo_app.errors import ImportFailed
-from geo_app.names import canonical_kind, full_name, match_key, nfc, split_kind
-from geo_app.status import Record, parse_date, parse_status, split_problems, transition
 from geo_app.store import Change, Store
 
 LOGGER = logging.getLogger(__name__)
@@ -492,7 +493,7 @@ def run_import(
     """
     cells = read_cells(data, filename)
     parsed, warnings = parse_rows(cells, filename, UnitIndex(units), division)
-    today = today or dt.date.today()
+    today = today or clock.today()
     sample = is_sample(data)
     current = store.records(division)
     last_effective = store.last_effective(division)
@@ -546,154 +547,9 @@ def run_import(
     return result
 
 
-def export_rows(store: Store, units: Sequence[UnitRef], division: str) -> list[list[str]]:
-    """Return the header and one row per record, in unit-code order, for CSV or XLSX."""
-    by_code = {u.code: u for u in units}
-    rows: list[list[str]] = [list(HEADERS)]
-    for code, stored in sorted(store.records(division).items()):
-        rec = stored.record
-        unit = by_code.get(code)
-        rows.append(
-            [
-                code,
-                unit.name if unit else "",
-                unit.kind if unit else "",
-                rec.status,
-                rec.designated_on.isoformat() if rec.designated_on else "",
-                rec.target_on.isoformat() if rec.target_on else "",
-                rec.transformed_on.isoformat() if rec.transformed_on else "",
-                rec.unit,
-                "; ".join(rec.problems),
-                rec.notes,
-            ]
-        )
-    return rows
-
-
-def write_export(rows: list[list[str]], out) -> None:
-    """Write export rows to a .csv (UTF-8 with BOM, for Excel) or .xlsx path."""
-    from pathlib import Path
-
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        with out.open("w", encoding="utf-8-sig", newline="") as fh:
-            csv.writer(fh).writerows(rows)
-    elif suffix == ".xlsx":
-        import openpyxl
-
-        wb = openpyxl.Workbook()
-        ws = wb.active
-        ws.title = "status"
-        for r in rows:
-            ws.append(r)
-        wb.save(out)
-    else:
-        from geo_app.errors import BadRequest
-
-        raise BadRequest(
-            f"{out.name}: export to .csv or .xlsx (records) or .geojson, .gpkg, .zip (layer)"
-        )
-
-
 def unit_refs(units) -> list[UnitRef]:
     """Return UnitRefs for the rows of a boundary GeoDataFrame (code, name, kind)."""
     return [
         UnitRef(c, n, k)
         for c, n, k in zip(units["code"], units["name"], units["kind"], strict=True)
     ]
-
-
-# -- the joined layer, for GIS staff ---------------------------------------------------------
-#: Layer formats by file suffix (a zipped Shapefile for .zip).
-LAYER_FORMATS = {".geojson": "GeoJSON", ".gpkg": "GPKG", ".zip": "ESRI Shapefile"}
-#: Attribute names of the joined layer: at most 10 characters, so a Shapefile keeps them.
-LAYER_FIELDS = (
-    "code",
-    "name",
-    "kind",
-    "status",
-    "status_vi",
-    "own_status",
-    "designated",
-    "target_on",
-    "transf_on",
-    "unit",
-    "problems",
-    "notes",
-    "former",
-)
-
-
-def layer_frame(units, store: Store, division: str):
-    """Return the boundary units joined to their records (one row per unit, EPSG:4326).
-
-    ``status`` is what the map shows: the gravest of the unit's own record (``own_status``,
-    whose dates and text fill the other fields) and of the records of the former units that
-    went into it, listed in ``former`` as ``division:code status`` ("split" when the former
-    unit went into several).
-
-    Parameters
-    ----------
-    units:
-        GeoDataFrame with code, name, kind and geometry.
-    """
-    import geopandas as gpd
-
-    from geo_app.status import NOT_LISTED, label
-
-    standing = store.standing(division)
-    shown = standing.statuses(list(units["code"]))
-    rows = []
-    for code, name, kind in zip(units["code"], units["name"], units["kind"], strict=True):
-        stored = standing.records.get(code)
-        rec = stored.record if stored else None
-        former = []
-        for p, old in standing.former_units(code):
-            text = f"{p['old_division']}:{p['old_code']} {old.record.status if old else NOT_LISTED}"
-            former.append(text + (" split" if p["split"] else ""))
-        rows.append(
-            {
-                "code": code,
-                "name": name,
-                "kind": kind,
-                "status": shown[code],
-                "status_vi": label(shown[code]),
-                "own_status": rec.status if rec else NOT_LISTED,
-                "designated": rec.designated_on.isoformat() if rec and rec.designated_on else "",
-                "target_on": rec.target_on.isoformat() if rec and rec.target_on else "",
-                "transf_on": rec.transformed_on.isoformat() if rec and rec.transformed_on else "",
-                "unit": rec.unit if rec else "",
-                "problems": "; ".join(rec.problems) if rec else "",
-                "notes": rec.notes if rec else "",
-                "former": ", ".join(former),
-            }
-        )
-    return gpd.GeoDataFrame(
-        rows, columns=list(LAYER_FIELDS), geometry=units.geometry.values, crs=units.crs
-    ).to_crs("EPSG:4326")
-
-
-def layer_bytes(frame, suffix: str) -> bytes:
-    """Return the joined layer as a .geojson, .gpkg or .zip (Shapefile, UTF-8) file's bytes."""
-    import tempfile
-    from pathlib import Path
-
-    from geo_app.errors import BadRequest
-
-    driver = LAYER_FORMATS.get(suffix)
-    if driver is None:
-        raise BadRequest(f"unknown layer format {suffix!r}; use .geojson, .gpkg or .zip")
-    with tempfile.TemporaryDirectory() as tmp:
-        if suffix == ".zip":
-            folder = Path(tmp) / "layer"
-            folder.mkdir()
-            frame.to_file(folder / "communes.shp", engine="fiona", encoding="utf-8")
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-                for f in sorted(folder.iterdir()):
-                    zf.write(f, f.name)
-            return buf.getvalue()
-        out = Path(tmp) / f"communes{suffix}"
-        frame.to_file(out, driver=driver, engine="fiona")
-        return out.read_bytes()

@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geo_app import boundaries, config
+from geo_app import config
 from geo_app.errors import BadRequest, BoundaryError
+from geo_app.geodata import boundaries
 from geo_app.store import Store
 
 LOGGER = logging.getLogger(__name__)

@@ -33,9 +33,9 @@ from folium.template import Template
 from folium.utilities import JsCode
 from shapely.geometry import mapping
 
+from geo_app.core.names import search_key
+from geo_app.core.records import NOT_LISTED, OUTLINE_COLOR, STATUSES, Standing, label, summary
 from geo_app.errors import GeoAppError
-from geo_app.names import search_key
-from geo_app.status import NOT_LISTED, OUTLINE_COLOR, STATUSES, Standing, label, summary
 
 LOGGER = logging.getLogger(__name__)
 
@@ -131,6 +131,9 @@ class UnitGeometry:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def cache_weight(self) -> int:
+        return sum(len(g) for g in self.geometry_json)
 
     def _collection(self, properties: Iterable[dict[str, Any]]) -> bytes:
         parts = [

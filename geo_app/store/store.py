@@ -1,4 +1,4 @@
-"""SQLAlchemy models and queries: status records and their append-only history.
+"""The store: status records and their append-only history, users, audit, divisions.
 
 SQLite under instance/ by default; PostgreSQL when GEO_APP_DATABASE_URL says so. The schema
 is made and upgraded by Alembic (`geo-app db upgrade`), never by `create_all` at run time.
@@ -12,192 +12,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    DateTime,
-    Float,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import Date
 
-from geo_app.errors import GeoAppError, StoreUnavailable
-from geo_app.status import Event, Record, Standing, state_as_of
+from geo_app import clock
+from geo_app.core.records import Event, Record, Standing, state_as_of
+from geo_app.errors import GeoAppError, NotFound, StoreUnavailable
+from geo_app.store.models import (
+    Assignment,
+    AuditEntry,
+    Base,
+    CrosswalkRow,
+    Division,
+    HistoryEntry,
+    LoginAttempt,
+    StatusRecord,
+    UnitRow,
+    User,
+    UTCDateTime,
+)
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class StatusRecord(Base):
-    """The current record of one unit of one division."""
-
-    __tablename__ = "status_records"
-    __table_args__ = (UniqueConstraint("division", "code", name="uq_status_records_division_code"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division: Mapped[str] = mapped_column(String(32), nullable=False)
-    code: Mapped[str] = mapped_column(String(16), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    designated_on: Mapped[dt.date | None] = mapped_column(Date)
-    target_on: Mapped[dt.date | None] = mapped_column(Date)
-    transformed_on: Mapped[dt.date | None] = mapped_column(Date)
-    unit: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    problems: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
-    notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    sample: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-
-    def to_record(self) -> Record:
-        return Record(
-            code=self.code,
-            status=self.status,
-            division=self.division,
-            designated_on=self.designated_on,
-            target_on=self.target_on,
-            transformed_on=self.transformed_on,
-            unit=self.unit or "",
-            problems=list(self.problems or []),
-            notes=self.notes or "",
-        )
-
-
-class HistoryEntry(Base):
-    """One change of one record: append-only, never updated or deleted."""
-
-    __tablename__ = "status_history"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
-    code: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
-    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    effective_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
-    actor: Mapped[str] = mapped_column(String(128), nullable=False)
-    source: Mapped[str] = mapped_column(String(512), nullable=False)
-    old_status: Mapped[str | None] = mapped_column(String(16))
-    new_status: Mapped[str] = mapped_column(String(16), nullable=False)
-    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    old: Mapped[dict | None] = mapped_column(JSON)
-    new: Mapped[dict] = mapped_column(JSON, nullable=False)
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
-    role: Mapped[str] = mapped_column(String(16), nullable=False)
-    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-
-
-class Assignment(Base):
-    """A unit an officer may edit."""
-
-    __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("username", "division", "code", name="uq_assignment"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
-    division: Mapped[str] = mapped_column(String(32), nullable=False)
-    code: Mapped[str] = mapped_column(String(16), nullable=False)
-
-
 #: Audit actions that change what units were made of (the crosswalk, a division's units).
 _LAYOUT_ACTIONS = ("crosswalk.import", "division.add", "division.replace")
-
-
-class AuditEntry(Base):
-    """One write of any kind (status change, user administration...): append-only."""
-
-    __tablename__ = "audit"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
-    actor: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
-    action: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
-    source: Mapped[str] = mapped_column(String(512), nullable=False)
-    target: Mapped[str] = mapped_column(String(128), nullable=False)
-    details: Mapped[dict] = mapped_column(JSON, nullable=False)
-
-
-class LoginAttempt(Base):
-    __tablename__ = "login_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
-    address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
-    success: Mapped[bool] = mapped_column(Boolean, nullable=False)
-
-
-class Division(Base):
-    """An administrative division: a set of units in force over a period."""
-
-    __tablename__ = "divisions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
-    valid_from: Mapped[dt.date | None] = mapped_column(Date)
-    valid_to: Mapped[dt.date | None] = mapped_column(Date)
-    source: Mapped[str] = mapped_column(Text, nullable=False)
-    boundary_path: Mapped[str | None] = mapped_column(Text)
-    fields: Mapped[dict | None] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-
-
-class UnitRow(Base):
-    """A unit of a division (from its boundary file, or from a crosswalk)."""
-
-    __tablename__ = "units"
-    __table_args__ = (UniqueConstraint("division", "code", name="uq_units_division_code"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    division: Mapped[str] = mapped_column(String(32), nullable=False)
-    code: Mapped[str] = mapped_column(String(16), nullable=False)
-    name: Mapped[str] = mapped_column(Text, nullable=False)
-    kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    parent: Mapped[str] = mapped_column(Text, nullable=False, default="")
-
-
-class CrosswalkRow(Base):
-    """An old unit, or the part of a split one, that went into a new unit."""
-
-    __tablename__ = "crosswalk"
-    __table_args__ = (
-        UniqueConstraint(
-            "old_division", "old_code", "new_division", "new_code", name="uq_crosswalk_pair"
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    old_division: Mapped[str] = mapped_column(String(32), nullable=False)
-    old_code: Mapped[str] = mapped_column(String(16), nullable=False)
-    new_division: Mapped[str] = mapped_column(String(32), nullable=False)
-    new_code: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
-    split: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    share: Mapped[float | None] = mapped_column(Float)
-    method: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
 @dataclass
@@ -250,6 +93,10 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def display_url(self) -> str:
+        """Return the database URL without its password (for messages)."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def session(self) -> Session:
         return self._sessions()
@@ -426,7 +273,7 @@ class Store:
     ) -> None:
         s.add(
             AuditEntry(
-                at=utcnow(),
+                at=clock.now(),
                 actor=actor,
                 action=action,
                 source=source,
@@ -456,7 +303,7 @@ class Store:
                         password_hash=password_hash,
                         role=role,
                         disabled=False,
-                        created_at=utcnow(),
+                        created_at=clock.now(),
                     )
                 )
                 self._audit(s, actor, "user.add", source, username, {"role": role})
@@ -488,8 +335,6 @@ class Store:
         NotFound
             When there is no such user.
         """
-        from geo_app.errors import NotFound
-
         allowed = {"role", "password_hash", "disabled"}
         if not changes or set(changes) - allowed:
             raise ValueError(f"update_user takes {allowed}")
@@ -608,7 +453,10 @@ class Store:
             with self.session() as s, s.begin():
                 s.add(
                     LoginAttempt(
-                        at=utcnow(), username=username[:64], address=address[:64], success=success
+                        at=clock.now(),
+                        username=username[:64],
+                        address=address[:64],
+                        success=success,
                     )
                 )
 
@@ -676,7 +524,7 @@ class Store:
                         source=source,
                         boundary_path=boundary_path,
                         fields=fields,
-                        created_at=utcnow(),
+                        created_at=clock.now(),
                     )
                 )
                 s.execute(
@@ -835,7 +683,7 @@ class Store:
             out: dict[str, Any] = {
                 "format": BACKUP_FORMAT,
                 "schema_revision": self.schema_revision(),
-                "made_at": utcnow().isoformat(),
+                "made_at": clock.now().isoformat(),
                 "tables": {},
             }
             with self.engine.connect() as conn, conn.begin():
@@ -901,7 +749,7 @@ class Store:
             return 0
 
         def run() -> int:
-            now = utcnow()
+            now = clock.now()
             with self.session() as s, s.begin():
                 for ch in changes:
                     _write_one(s, ch, now, sample)
@@ -988,7 +836,7 @@ def _from_json(table, row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for col in table.columns:
         value = row.get(col.name)
-        if value is not None and isinstance(col.type, DateTime):
+        if value is not None and isinstance(col.type, UTCDateTime):
             value = dt.datetime.fromisoformat(value)
         elif value is not None and isinstance(col.type, Date):
             value = dt.date.fromisoformat(value)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from geo_app.names import match_key
+from geo_app.core.names import match_key
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,6 @@ def parse_date(value: Any) -> dt.date | None:
     except ValueError as exc:
         raise ValueError(f"not a real date ({exc})") from None
     raise ValueError("not a date; write YYYY-MM-DD or dd/mm/yyyy")
-
-
-def format_date(value: dt.date | None, lang: str = "vi") -> str:
-    """Return dd/mm/yyyy in Vietnamese, ISO in English; "" for no date."""
-    if value is None:
-        return ""
-    return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
 
 
 @dataclass
@@ -375,6 +368,10 @@ class Standing:
     records: Mapping[str, Any]
     former: Mapping[tuple[str, str], Any] = field(default_factory=dict)
     pairs: Sequence[Mapping[str, Any]] = ()
+
+    def cache_weight(self) -> int:
+        """About 1 KB per record and crosswalk pair (what `geo_app.cache` counts)."""
+        return 1024 * (1 + len(self.records) + len(self.former) + len(self.pairs))
 
     def statuses(self, codes: Iterable[str]) -> dict[str, str]:
         """Return the status each unit of `codes` shows (``not_listed`` when none)."""

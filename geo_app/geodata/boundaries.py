@@ -20,8 +20,8 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo_app.core.names import canonical_kind, nfc, split_kind
 from geo_app.errors import BoundaryError, NotPrepared
-from geo_app.names import canonical_kind, nfc, split_kind
 
 LOGGER = logging.getLogger(__name__)
 #: Bumped whenever the display algorithm changes, so old cache files are not reused.
@@ -499,7 +499,7 @@ def read_crosswalk(
     """
     import csv
 
-    from geo_app.names import match_key
+    from geo_app.core.names import match_key
 
     path = Path(path)
     try:

@@ -19,7 +19,7 @@ import math
 import textwrap
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,19 +41,19 @@ from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Bbox, ScaledTranslation
 from shapely.ops import polylabel
 
-from geo_app.errors import BadRequest
-from geo_app.names import full_name, search_key
-from geo_app.status import (
+from geo_app.core.names import full_name, search_key
+from geo_app.core.records import (
     BY_CODE,
     NOT_LISTED,
     OUTLINE_COLOR,
     STATUSES,
     Record,
     Standing,
-    format_date,
     label,
-    summary,
 )
+from geo_app.errors import BadRequest
+from geo_app.i18n import format_date
+from geo_app.readmodel import View
 
 LOGGER = logging.getLogger(__name__)
 
@@ -157,9 +157,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "pack_subtitle": "Area record · {as_of}",
     },
 }
-
-#: Vietnam time (no daylight saving): the day the figures stand at is a day in Vietnam.
-VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 # colours that are not statuses: text, frames, the marking and the sample banner
 INK = "#1A1A1A"
@@ -377,24 +374,18 @@ def parse_options(params: Mapping[str, Any], fmt: str = "png") -> ExportOptions:
 # -- the data to draw ---------------------------------------------------------------------------
 @dataclass
 class MapData:
-    """Units (display geometry, EPSG:4326) and their records: what every export draws.
+    """Units (display geometry, EPSG:4326) and what they show: what every export draws.
 
-    ``records`` maps unit codes to `Record` objects or to stored records (objects with
-    ``record``, ``updated_at`` and ``sample`` attributes); ``former`` and ``pairs`` are the
-    records of older divisions and the crosswalk into this one (see
-    `geo_app.status.Standing`): a unit is drawn with the gravest of its own and its former
-    units' statuses.
+    ``view`` is the read model's answer for those units (`geo_app.readmodel.View`): the
+    records in force (own, and the former units' through the crosswalk: a unit is drawn with
+    the gravest of its own and its former units' statuses), the figures and the date they
+    stand at, the same the page and the API show.
     """
 
     units: gpd.GeoDataFrame
-    records: Mapping[str, Any]
+    view: View
     key: str = ""
-    revision: int = 0
     source: str = ""
-    as_of: dt.date | None = None
-    today: dt.date | None = None
-    former: Mapping[tuple[str, str], Any] = field(default_factory=dict)
-    pairs: Sequence[Mapping[str, Any]] = ()
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -404,69 +395,41 @@ class MapData:
             ):
                 digest.update(str(code).encode() + b"\0" + wkb)
             self.key = digest.hexdigest()[:32]
-        self.standing = Standing(self.records, self.former, self.pairs)
 
-    @classmethod
-    def of(cls, units: gpd.GeoDataFrame, standing: Standing, **kwargs: Any) -> MapData:
-        """Return the data of `units` with the records of `standing`."""
-        return cls(units, standing.records, former=standing.former, pairs=standing.pairs, **kwargs)
+    @property
+    def standing(self) -> Standing:
+        return self.view.standing
+
+    @property
+    def revision(self) -> int:
+        return self.view.revision
+
+    @property
+    def as_of(self) -> dt.date | None:
+        return self.view.as_of
 
     def record(self, code: str) -> Record | None:
         """Return the unit's own record (None when it has none)."""
-        rec = self.records.get(code)
+        rec = self.standing.records.get(code)
         return getattr(rec, "record", rec)
-
-    def _shown(self) -> list[Any]:
-        return self.standing.shown(str(c) for c in self.units["code"])
 
     @property
     def sample(self) -> bool:
         """Tell whether any record shown comes from a bundled sample file."""
-        return any(getattr(r, "sample", False) for r in self._shown())
+        return self.view.sample
 
     @property
     def figures_date(self) -> dt.date:
-        """The day the figures stand at: `as_of`, else the last change, else today."""
-        if self.as_of is not None:
-            return self.as_of
-        return figures_date(self._shown(), self.today)
+        """The day the figures stand at (`geo_app.readmodel.View.figures_date`)."""
+        return self.view.figures_date
 
     def statuses(self) -> dict[str, str]:
         """Return the status every unit shows (the roll-up; ``not_listed`` when none)."""
-        return self.standing.statuses(str(c) for c in self.units["code"])
+        return self.view.statuses
 
     def summary(self) -> dict[str, Any]:
-        """Return `geo_app.status.summary` of what the units of the boundary set show."""
-        statuses = [s for s in self.statuses().values() if s != NOT_LISTED]
-        return summary(statuses, len(self.units))
-
-
-def figures_date(records: Iterable[Any], today: dt.date | None = None) -> dt.date:
-    """Return the day the figures stand at: the day (Vietnam time) of the store's last change.
-
-    The current records are the store's state since its last write, so "Số liệu tính đến ngày"
-    is the date of the newest ``updated_at``. With no records (or none with ``updated_at``),
-    it is today.
-
-    Parameters
-    ----------
-    records:
-        Stored records (with ``updated_at``; naive datetimes are taken as UTC).
-    today:
-        What "today" is (for tests); the current date in Vietnam by default.
-    """
-    latest: dt.datetime | None = None
-    for rec in records:
-        when = getattr(rec, "updated_at", None)
-        if when is None:
-            continue
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        if latest is None or when > latest:
-            latest = when
-    if latest is not None:
-        return latest.astimezone(VIETNAM_TZ).date()
-    return today or dt.datetime.now(VIETNAM_TZ).date()
+        """Return the figures of what the units show (`geo_app.readmodel.View.figures`)."""
+        return self.view.figures
 
 
 # -- geometry prepared once per boundary set ---------------------------------------------------
@@ -1788,39 +1751,11 @@ def render_pack(data: MapData, options: ExportOptions) -> bytes:
 
 
 # -- helpers for the two doors ------------------------------------------------------------------
-def load_data(display: Any, store: Any, division: str, source: str = "") -> MapData:
-    """Return what exports draw: display geometry, the store's current records and those of
-    the former units that went into each unit (through the crosswalk).
-
-    The revision is read before the records, so a cache keyed on it can only hold content
-    at least as new as its key says.
-
-    Parameters
-    ----------
-    display:
-        `geo_app.boundaries.Display` (its ``units`` and ``key`` are used).
-    store:
-        `geo_app.store.Store`.
-    division:
-        The division whose records are drawn.
-    source:
-        How the footer names the boundary set (see `source_label`).
-    """
-    revision = store.revision()
-    standing = store.standing(division)
-    return MapData.of(display.units, standing, key=display.key, revision=revision, source=source)
-
-
 def source_label(settings: Mapping[str, Any]) -> str:
     """Return how the footer names the configured boundary set: "thanh-hoa-2025 (2025)"."""
     path = Path(str(settings["BOUNDARIES"]))
     name = path.stem if path.suffix.lower() in (".shp", ".zip", ".gpkg") else path.name
     return f"{name} ({settings['DIVISION']})"
-
-
-def today() -> dt.date:
-    """Return today's date in Vietnam."""
-    return dt.datetime.now(VIETNAM_TZ).date()
 
 
 MIME_TYPES = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml"}

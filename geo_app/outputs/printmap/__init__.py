@@ -1,0 +1,37 @@
+"""Briefing maps and packs drawn with matplotlib (the only room matplotlib lives in)."""
+
+from geo_app.outputs.printmap.render import (
+    DEFAULT_TITLE,
+    MIME_TYPES,
+    ExportOptions,
+    MapData,
+    MapFigure,
+    build_map,
+    file_name,
+    format_of,
+    pack_codes,
+    parse_options,
+    render_map,
+    render_pack,
+    save,
+    source_label,
+    split_codes,
+)
+
+__all__ = [
+    "DEFAULT_TITLE",
+    "MIME_TYPES",
+    "ExportOptions",
+    "MapData",
+    "MapFigure",
+    "build_map",
+    "file_name",
+    "format_of",
+    "pack_codes",
+    "parse_options",
+    "render_map",
+    "render_pack",
+    "save",
+    "source_label",
+    "split_codes",
+]

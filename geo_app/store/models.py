@@ -1,0 +1,201 @@
+"""The tables of the store (SQLAlchemy models). The schema is made by Alembic migrations.
+
+Timestamps are stored in UTC. `UTCDateTime` makes that hold on every database: an aware
+datetime is converted to UTC before it is written, and what is read back is UTC-aware, also on
+SQLite, which keeps no time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from geo_app.core.records import Record
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and read back as an aware UTC datetime on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be aware; use geo_app.clock.now()")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StatusRecord(Base):
+    """The current record of one unit of one division."""
+
+    __tablename__ = "status_records"
+    __table_args__ = (UniqueConstraint("division", "code", name="uq_status_records_division_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division: Mapped[str] = mapped_column(String(32), nullable=False)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    designated_on: Mapped[dt.date | None] = mapped_column(Date)
+    target_on: Mapped[dt.date | None] = mapped_column(Date)
+    transformed_on: Mapped[dt.date | None] = mapped_column(Date)
+    unit: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    problems: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    sample: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    def to_record(self) -> Record:
+        return Record(
+            code=self.code,
+            status=self.status,
+            division=self.division,
+            designated_on=self.designated_on,
+            target_on=self.target_on,
+            transformed_on=self.transformed_on,
+            unit=self.unit or "",
+            problems=list(self.problems or []),
+            notes=self.notes or "",
+        )
+
+
+class HistoryEntry(Base):
+    """One change of one record: append-only, never updated or deleted."""
+
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    effective_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    source: Mapped[str] = mapped_column(String(512), nullable=False)
+    old_status: Mapped[str | None] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    old: Mapped[dict | None] = mapped_column(JSON)
+    new: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Assignment(Base):
+    """A unit an officer may edit."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("username", "division", "code", name="uq_assignment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    division: Mapped[str] = mapped_column(String(32), nullable=False)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class AuditEntry(Base):
+    """One write of any kind (status change, user administration...): append-only."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(512), nullable=False)
+    target: Mapped[str] = mapped_column(String(128), nullable=False)
+    details: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    success: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class Division(Base):
+    """An administrative division: a set of units in force over a period."""
+
+    __tablename__ = "divisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    boundary_path: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class UnitRow(Base):
+    """A unit of a division (from its boundary file, or from a crosswalk)."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("division", "code", name="uq_units_division_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division: Mapped[str] = mapped_column(String(32), nullable=False)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    parent: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class CrosswalkRow(Base):
+    """An old unit, or the part of a split one, that went into a new unit."""
+
+    __tablename__ = "crosswalk"
+    __table_args__ = (
+        UniqueConstraint(
+            "old_division", "old_code", "new_division", "new_code", name="uq_crosswalk_pair"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    old_division: Mapped[str] = mapped_column(String(32), nullable=False)
+    old_code: Mapped[str] = mapped_column(String(16), nullable=False)
+    new_division: Mapped[str] = mapped_column(String(32), nullable=False)
+    new_code: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    split: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    share: Mapped[float | None] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
