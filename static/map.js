@@ -249,7 +249,10 @@
       if (h.note) { item.appendChild(el("div", "note", h.note)); }
       var source = h.source === "web" ? T.web
         : h.source.indexOf("import:") === 0 ? T["import"] + " " + h.source.slice(7) : h.source;
-      item.appendChild(el("div", "meta", T.source + ": " + source + " · " + T.by + " " + h.actor));
+      var meta = T.source + ": " + source + " · " + T.by + " " + h.actor +
+        " · " + T.recorded + " " + h.changed_at_display;
+      if (h.correction) { meta += " · " + T.correction; }
+      item.appendChild(el("div", "meta", meta));
       list.appendChild(item);
     });
     if (!data.history.length) { list.appendChild(el("li", "meta", T.no_history)); }
@@ -286,12 +289,6 @@
   var EDIT_DATES = { designated_on: "edit-designated", target_on: "edit-target",
     transformed_on: "edit-transformed" };
 
-  function today() {
-    var d = new Date();
-    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" +
-      String(d.getDate()).padStart(2, "0");
-  }
-
   function showEditMessage(text, kind) {
     editMessage.textContent = text || "";
     editMessage.className = "edit-message" + (kind ? " " + kind : "");
@@ -311,9 +308,10 @@
     var own = data.own_status || data.status;  // the unit's own record, not the roll-up
     $("edit-status").value = own === "not_listed" ? config.statuses[0] : own;
     var last = data.history.length ? data.history[data.history.length - 1].effective_on : "";
-    var day = today();
-    $("edit-effective").value = day;
+    $("edit-effective").value = config.today;  // the app's day (Vietnam), not the browser's
     $("edit-effective").min = last;
+    $("edit-effective").dataset.last = last;
+    $("edit-correction").checked = false;
     $("edit-note").value = "";
     Object.keys(EDIT_DATES).forEach(function (k) { $(EDIT_DATES[k]).value = rec[k] || ""; });
     $("edit-unit").value = rec.unit || "";
@@ -354,6 +352,10 @@
     if (geo.selected === data.code) { showRecord(data); }
   }
 
+  $("edit-correction").addEventListener("change", function () {
+    // a correction may go before the last change: history keeps both, in date order
+    $("edit-effective").min = this.checked ? "" : $("edit-effective").dataset.last;
+  });
   $("edit-open").addEventListener("click", openEdit);
   $("edit-cancel").addEventListener("click", closeEdit);
   editForm.addEventListener("submit", function (e) {
@@ -363,6 +365,7 @@
     var body = {
       status: $("edit-status").value,
       effective_on: $("edit-effective").value,
+      correction: $("edit-correction").checked,
       note: $("edit-note").value,
       version: data.record ? data.record.version : null,
       unit: $("edit-unit").value,

@@ -22,6 +22,10 @@ THANH_HOA = SHARED / "boundaries" / "thanh-hoa-2025"
 VIETNAM = SHARED / "boundaries" / "vietnam-2025"
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = config.SAMPLE_STATUS_FILE
+#: History entries (and so the data revision) after importing `SAMPLE`: one per row, and one
+#: more for each of the 38 units not a hotspot (in progress, relapsed, transformed): they count
+#: as listed (hotspot) from their designated_on (`geo_app.core.changes.plan_row`).
+SAMPLE_EVENTS = 100
 #: PostgreSQL server of the development and CI machines; each test gets its own schema.
 PG_URL = os.environ.get("GEO_APP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -30,11 +30,27 @@ def status() -> None:
     default=None,
     help="Division the file's codes belong to (default: the current one).",
 )
+@click.option(
+    "--correct",
+    is_flag=True,
+    help="The file corrects history: its dates may go before the units' last changes.",
+)
 @pass_ctx
 def status_import(
-    ctx: Context, file: Path, dry_run: bool, as_json: bool, if_empty: bool, division: str | None
+    ctx: Context,
+    file: Path,
+    dry_run: bool,
+    as_json: bool,
+    if_empty: bool,
+    division: str | None,
+    correct: bool,
 ) -> None:
-    """Import status records from a CSV (UTF-8) or XLSX file: all rows, or none."""
+    """Import status records from a CSV (UTF-8) or XLSX file: all rows, or none.
+
+    Each row's status takes effect on its status_since date, else on the best date the row
+    gives (transformed_on, designated_on), else on the day of the import (today in the app's
+    time zone).
+    """
     try:
         if if_empty and ctx.store.records(division or ctx.settings["DIVISION"]):
             click.echo(f"the division already has records; {file.name} not imported")
@@ -51,6 +67,7 @@ def status_import(
             division or ctx.settings["DIVISION"],
             actor="cli",
             dry_run=dry_run,
+            correct=correct,
         )
     except GeoAppError as exc:
         fail(exc, as_json)
@@ -60,7 +77,7 @@ def status_import(
     verb = "would be" if dry_run else "were"
     click.echo(
         f"{file.name}: {result.rows} rows; {result.created} records {verb} created, "
-        f"{result.updated} updated, {result.unchanged} unchanged"
+        f"{result.updated} updated, {result.corrected} corrected, {result.unchanged} unchanged"
         + (" (sample data)" if result.sample else "")
     )
     for w in result.warnings:

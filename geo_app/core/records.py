@@ -147,14 +147,6 @@ class Record:
         kwargs["notes"] = kwargs.get("notes") or ""
         return cls(**kwargs)
 
-    def effective_on(self, default: dt.date) -> dt.date:
-        """Return the date this record's status took effect, as far as its fields say."""
-        if self.status == TRANSFORMED and self.transformed_on:
-            return self.transformed_on
-        if self.status == HOTSPOT and self.designated_on:
-            return self.designated_on
-        return default
-
 
 def split_problems(text: str) -> list[str]:
     """Split a problems cell ("ma túy; trộm cắp") into a list of trimmed items."""
@@ -211,18 +203,6 @@ def join_units(units, records: dict[str, Any], lang: str = "vi"):
     return out
 
 
-def transition(old: str | None, new: str) -> str:
-    """Return the status to record when a unit goes from `old` to `new`.
-
-    A transformed (or already relapsed) unit that turns hotspot or in progress again is
-    recorded as relapsed: the programme counts every unit that turns complex after its
-    transformation.
-    """
-    if old in (TRANSFORMED, RELAPSED) and new in (HOTSPOT, IN_PROGRESS):
-        return RELAPSED
-    return new
-
-
 @dataclass(frozen=True)
 class Event:
     """One dated change of one unit's record (a history entry)."""
@@ -232,6 +212,8 @@ class Event:
     effective_on: dt.date
     status: str
     content: dict[str, Any] | None = None
+    #: how the day was found (`geo_app.core.changes.DATE_GIVEN`, ``DATE_ROW``, ``DATE_IMPORT``)
+    dated_by: str | None = None
 
 
 def state_as_of(events: Iterable[Event], day: dt.date) -> dict[str, Event]:
@@ -272,7 +254,9 @@ def trend(
     The last point is `today` itself when the month has not ended. With `former` (the events
     of older divisions, by division) and the crosswalk `pairs` into this division, each unit
     counts with the roll-up of its own record and its former units' (see `rolled_up`), as the
-    map shows it on that day.
+    map shows it on that day. Each point also says how many of the changes since the previous
+    point took effect on the day they were imported (``import_dated``: their file gave no
+    date), so a chart can mark the months that rest on import dates.
     """
     tagged = [(None, e) for e in events]
     for division, evs in (former or {}).items():
@@ -288,18 +272,20 @@ def trend(
     old: dict[tuple[str, str], str] = {}
     i = 0
     for day in days:
+        import_dated = 0
         while i < len(tagged) and tagged[i][1].effective_on <= day:
             division, e = tagged[i]
             if division is None:
                 own[e.code] = e.status
             else:
                 old[(division, e.code)] = e.status
+            import_dated += e.dated_by == "import"
             i += 1
         counts = {s: 0 for s in RECORD_STATUSES}
         for s in rolled_up(codes, own, pairs, old).values():
             if s != NOT_LISTED:
                 counts[s] += 1
-        points.append({"date": day.isoformat(), "counts": counts})
+        points.append({"date": day.isoformat(), "counts": counts, "import_dated": import_dated})
     return points
 
 

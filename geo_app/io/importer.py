@@ -18,8 +18,9 @@ from typing import Any
 
 from geo_app import clock
 from geo_app.config import SAMPLE_DIR
+from geo_app.core.changes import DATE_IMPORT, ChangeRefused, ordered, plan_row
 from geo_app.core.names import canonical_kind, full_name, match_key, nfc, split_kind
-from geo_app.core.records import Record, parse_date, parse_status, split_problems, transition
+from geo_app.core.records import Event, Record, parse_date, parse_status, split_problems
 from geo_app.errors import ImportFailed
 from geo_app.store import Change, Store
 
@@ -50,16 +51,21 @@ VI_HEADERS: dict[str, tuple[str, ...]] = {
     "unit": ("Đơn vị phụ trách", "Đơn vị"),
     "problems": ("Vấn đề", "Loại vấn đề", "Vấn đề phức tạp"),
     "notes": ("Ghi chú",),
-    "effective_on": ("Ngày hiệu lực",),
+    "status_since": ("Trạng thái từ ngày", "Từ ngày", "Ngày hiệu lực"),
 }
-#: Optional columns beyond the export's: the date the row's status took effect.
-EXTRA_HEADERS = ("effective_on",)
+#: Optional columns beyond the export's: ``status_since``, the day the row's status took
+#: effect (see `geo_app.core.changes`).
+EXTRA_HEADERS = ("status_since",)
+#: Other English names a column is known by (``effective_on`` was the first name of
+#: ``status_since``, and files made with it still import).
+ALIASES = {"effective_on": "status_since"}
 _HEADER_KEYS: dict[str, str] = {}
-for _field in HEADERS + EXTRA_HEADERS:
-    _HEADER_KEYS[match_key(_field)] = _field
-    _HEADER_KEYS[match_key(_field.replace("_", " "))] = _field
-    for _vi in VI_HEADERS[_field]:
-        _HEADER_KEYS[match_key(_vi)] = _field
+for _field in HEADERS + EXTRA_HEADERS + tuple(ALIASES):
+    target = ALIASES.get(_field, _field)
+    _HEADER_KEYS[match_key(_field)] = target
+    _HEADER_KEYS[match_key(_field.replace("_", " "))] = target
+    for _vi in VI_HEADERS.get(_field, ()):
+        _HEADER_KEYS[match_key(_vi)] = target
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -82,7 +88,8 @@ class ParsedRow:
     row: int
     unit: UnitRef
     record: Record
-    effective_on: dt.date | None = None
+    #: the row's ``status_since`` (None when it gives none)
+    since: dt.date | None = None
 
 
 @dataclass
@@ -94,6 +101,7 @@ class ImportResult:
     rows: int
     created: int = 0
     updated: int = 0
+    corrected: int = 0
     unchanged: int = 0
     dry_run: bool = False
     sample: bool = False
@@ -108,6 +116,7 @@ class ImportResult:
             "rows": self.rows,
             "created": self.created,
             "updated": self.updated,
+            "corrected": self.corrected,
             "unchanged": self.unchanged,
             "dry_run": self.dry_run,
             "sample": self.sample,
@@ -403,13 +412,13 @@ def parse_rows(
             except ValueError as exc:
                 problems.append(problem(n, "status", status_text, str(exc)))
         dates: dict[str, dt.date | None] = {}
-        for fld in ("designated_on", "target_on", "transformed_on", "effective_on"):
+        for fld in ("designated_on", "target_on", "transformed_on", "status_since"):
             value = get(fld)
             try:
                 dates[fld] = parse_date(value)
             except ValueError as exc:
                 problems.append(problem(n, fld, _cell_text(value), str(exc)))
-        effective_on = dates.pop("effective_on")
+        since = dates.pop("status_since")
         if (
             dates.get("designated_on")
             and dates.get("transformed_on")
@@ -446,13 +455,25 @@ def parse_rows(
             notes=_cell_text(get("notes")),
             **dates,
         )
-        parsed.append(ParsedRow(n, unit, record, effective_on))
+        parsed.append(ParsedRow(n, unit, record, since))
     if problems:
         raise _fail(filename, problems)
     return parsed, warnings
 
 
 # -- the whole import ----------------------------------------------------------------------
+def _in_force(history: Sequence[Event], day: dt.date) -> Record | None:
+    """Return the record in force on `day` (None: not listed then), from a unit's events."""
+    found = None
+    for e in ordered(history):
+        if e.effective_on > day:
+            break
+        found = e
+    if found is None:
+        return None
+    return Record.from_content(found.content or {"code": found.code, "status": found.status})
+
+
 def is_sample(data: bytes) -> bool:
     """Tell whether `data` is one of the bundled sample status files."""
     digest = hashlib.sha256(data).digest()
@@ -471,8 +492,14 @@ def run_import(
     actor: str = "import",
     dry_run: bool = False,
     today: dt.date | None = None,
+    correct: bool = False,
+    lang: str = "en",
 ) -> ImportResult:
     """Import a status file: every row valid, then all changes in one transaction.
+
+    Each row's changes follow the one change rule (`geo_app.core.changes.plan_row`): the day
+    its status took effect is its ``status_since``, else the best date the row gives, else the
+    import day; never after today, never before the unit's last change unless `correct`.
 
     Parameters
     ----------
@@ -480,6 +507,12 @@ def run_import(
         The units of `division` that rows may name.
     dry_run:
         Validate and report what would change; never write.
+    today:
+        The import day (the app's clock by default).
+    correct:
+        The file corrects history: its dates may go before the units' last changes.
+    lang:
+        Language of the messages about the change rule (``en`` or ``vi``).
 
     Returns
     -------
@@ -496,51 +529,87 @@ def run_import(
     today = today or clock.today()
     sample = is_sample(data)
     current = store.records(division)
-    last_effective = store.last_effective(division)
+    history: dict[str, list[Event]] = {}
+    for event in store.events(division):
+        history.setdefault(event.code, []).append(event)
     result = ImportResult(
         filename, division, len(parsed), dry_run=dry_run, sample=sample, warnings=warnings
     )
     changes: list[Change] = []
+    problems: list[dict[str, Any]] = []
+    import_dated = 0
     for row in parsed:
-        existing = current.get(row.record.code)
-        if existing is not None:  # a transformed unit turning complex again is a relapse
-            row.record.status = transition(existing.record.status, row.record.status)
-        if existing is not None and existing.record.content() == row.record.content():
+        code = row.record.code
+        existing = current.get(code)
+        try:
+            steps = plan_row(
+                row.record,
+                current=existing.record if existing else None,
+                history=history.get(code, []),
+                since=row.since,
+                today=today,
+                correct=correct,
+            )
+        except ChangeRefused as exc:
+            problems.append(problem(row.row, exc.field, exc.value.isoformat(), exc.text(lang)))
+            continue
+        if not steps:
             result.unchanged += 1
             continue
+        latest = [st for st in steps if not st.correction]
         if existing is None:
             result.created += 1
-        else:
+        elif latest:
             result.updated += 1
-        changes.append(
-            Change(
-                record=row.record,
-                old=existing.record if existing else None,
-                # a unit's history never goes back in time: a change takes effect no earlier
-                # than the unit's last one
-                effective_on=max(
-                    row.effective_on or row.record.effective_on(today),
-                    last_effective.get(row.record.code, dt.date.min),
-                ),
-                expected_version=existing.version if existing else None,
+        else:
+            result.corrected += 1
+        old = existing.record if existing else None
+        version = existing.version if existing else None
+        for step in steps:
+            before = old
+            if step.correction:
+                before = _in_force(history.get(code, []), step.day)
+            changes.append(
+                Change(
+                    record=step.record,
+                    old=before,
+                    effective_on=step.day,
+                    expected_version=version,
+                    correction=step.correction,
+                    dated_by=step.dated_by,
+                )
             )
-        )
+            if not step.correction:
+                old = step.record
+            version = None if version is None else version + 1
+            import_dated += step.dated_by == DATE_IMPORT
         result.changes.append(
             {
                 "row": row.row,
                 "code": row.unit.code,
                 "name": full_name(row.unit.kind, row.unit.name),
                 "old_status": existing.record.status if existing else None,
-                "new_status": row.record.status,
+                "new_status": steps[-1].record.status,
+                "effective_on": steps[-1].day.isoformat(),
+                "dated_by": steps[-1].dated_by,
+                "correction": steps[-1].correction,
             }
+        )
+    if problems:
+        raise _fail(filename, problems)
+    if import_dated:
+        result.warnings.append(
+            f"{import_dated} row(s) give no date for their status: it takes effect on the day "
+            f"of the import ({today.isoformat()}); add a status_since column to date it"
         )
     if not dry_run and changes:
         store.apply(changes, actor=actor, source=f"import:{filename}", sample=sample)
     LOGGER.info(
-        "import %s: %d created, %d updated, %d unchanged%s",
+        "import %s: %d created, %d updated, %d corrected, %d unchanged%s",
         filename,
         result.created,
         result.updated,
+        result.corrected,
         result.unchanged,
         " (dry run)" if dry_run else "",
     )

@@ -103,6 +103,8 @@ class HistoryEntry(Base):
     note: Mapped[str] = mapped_column(Text, nullable=False, default="")
     old: Mapped[dict | None] = mapped_column(JSON)
     new: Mapped[dict] = mapped_column(JSON, nullable=False)
+    #: how the effective day was found: given, row (another date of the row), import (its day)
+    date_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class User(Base):

@@ -64,13 +64,20 @@ class StoredRecord:
 
 @dataclass
 class Change:
-    """One record to write: `old` is the content it replaces (None when new)."""
+    """One change to write: `old` is the content it replaces (None when new).
+
+    A `correction` (`geo_app.core.changes`) takes effect before the unit's last change: it goes
+    into the history where it belongs, and the current record (the latest change by date)
+    stays as it is. `dated_by` says how `effective_on` was found.
+    """
 
     record: Record
     old: Record | None
     effective_on: dt.date
     note: str = ""
     expected_version: int | None = None
+    correction: bool = False
+    dated_by: str = "given"
 
 
 class Conflict(GeoAppError):
@@ -174,14 +181,15 @@ class Store:
         return self._guard(run)
 
     def history(self, division: str, code: str) -> list[dict[str, Any]]:
-        """Return the history of one unit, oldest first."""
+        """Return the history of one unit in the order it holds: by effective day, then as
+        recorded (a correction sits where it belongs, not where it was typed)."""
 
         def run():
             with self.session() as s:
                 rows = s.scalars(
                     select(HistoryEntry)
                     .where(HistoryEntry.division == division, HistoryEntry.code == code)
-                    .order_by(HistoryEntry.id)
+                    .order_by(HistoryEntry.effective_on, HistoryEntry.id)
                 )
                 return [_history_dict(h) for h in rows]
 
@@ -215,11 +223,12 @@ class Store:
                         HistoryEntry.effective_on,
                         HistoryEntry.new_status,
                         HistoryEntry.new,
+                        HistoryEntry.date_source,
                     )
                     .where(HistoryEntry.division == division)
                     .order_by(HistoryEntry.id)
                 )
-                return [Event(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+                return [Event(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
         return self._guard(run)
 
@@ -752,7 +761,10 @@ class Store:
             now = clock.now()
             with self.session() as s, s.begin():
                 for ch in changes:
-                    _write_one(s, ch, now, sample)
+                    if ch.correction:
+                        _count_correction(s, ch, now)
+                    else:
+                        _write_one(s, ch, now, sample)
                     s.add(
                         HistoryEntry(
                             division=ch.record.division,
@@ -766,19 +778,21 @@ class Store:
                             note=ch.note,
                             old=ch.old.content() if ch.old else None,
                             new=ch.record.content(),
+                            date_source=ch.dated_by,
                         )
                     )
                     s.add(
                         AuditEntry(
                             at=now,
                             actor=actor,
-                            action="status.update" if ch.old else "status.create",
+                            action=_action(ch),
                             source=source,
                             target=f"{ch.record.division}:{ch.record.code}",
                             details={
                                 "old_status": ch.old.status if ch.old else None,
                                 "new_status": ch.record.status,
                                 "effective_on": ch.effective_on.isoformat(),
+                                "dated_by": ch.dated_by,
                                 "note": ch.note,
                             },
                         )
@@ -786,6 +800,25 @@ class Store:
             return len(changes)
 
         return self._guard(run)
+
+
+def _action(ch: Change) -> str:
+    if ch.correction:
+        return "status.correct"
+    return "status.update" if ch.old else "status.create"
+
+
+def _count_correction(s: Session, ch: Change, now: dt.datetime) -> None:
+    """Count a correction on the unit's record (its version moves); its content stays."""
+    rec = ch.record
+    where = [StatusRecord.division == rec.division, StatusRecord.code == rec.code]
+    if ch.expected_version is not None:
+        where.append(StatusRecord.version == ch.expected_version)
+    result = s.execute(
+        update(StatusRecord).where(*where).values(version=StatusRecord.version + 1, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"unit {rec.code} was changed meanwhile; reload and try again")
 
 
 def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
@@ -870,6 +903,7 @@ def _history_dict(h: HistoryEntry) -> dict[str, Any]:
         "note": h.note,
         "old": h.old,
         "new": h.new,
+        "dated_by": h.date_source,
     }
 
 

@@ -31,7 +31,7 @@ from geo_app import accounts, clock, config
 from geo_app.core.records import parse_date
 from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
 from geo_app.geodata import boundaries, divisions
-from geo_app.i18n import format_date
+from geo_app.i18n import format_date, format_timestamp
 from geo_app.io.importer import format_problem
 from geo_app.web.common import (
     error_response,
@@ -97,6 +97,9 @@ def _admin_page(status: int = 200, error: str | None = None):
         u["assigned"] = sorted(svc.store.assignments(u["username"], svc.division))
     filters = audit_filters()
     entries = svc.store.audit_entries(limit=AUDIT_SHOWN, **filters)
+    lang = page_lang()
+    for e in entries:  # local time of the app's zone, as every date the app shows
+        e["at_display"] = format_timestamp(dt.datetime.fromisoformat(e["at"]), lang)
     csv_url = url_for("admin.audit_csv", **{k: v for k, v in _filter_values().items() if v})
     return _page(
         "admin.html",
@@ -199,10 +202,11 @@ def audit_csv():
     writer = csv.writer(out)
     writer.writerow(["id", "at", "actor", "action", "source", "target", "details"])
     for e in entries:
+        local = clock.local(dt.datetime.fromisoformat(e["at"]))  # e.g. 2026-12-01T03:00:00+07:00
         writer.writerow(
             [
                 e["id"],
-                e["at"],
+                local.isoformat(timespec="seconds"),
                 e["actor"],
                 e["action"],
                 e["source"],
@@ -227,7 +231,11 @@ def import_page():
     status = 200
     if request.method == "POST":
         try:
-            result = run_web_import(request.files.get("file"), truthy(request.form.get("dry_run")))
+            result = run_web_import(
+                request.files.get("file"),
+                truthy(request.form.get("dry_run")),
+                truthy(request.form.get("correct")),
+            )
         except ImportFailed as exc:
             error = exc.message
             problems = [format_problem(p) for p in (exc.details or [])]

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from geo_app import clock
+from geo_app.core import changes
 from geo_app.core.records import (
     RECORD_STATUSES,
     TRANSFORMED,
@@ -21,10 +22,9 @@ from geo_app.core.records import (
     parse_status,
     rollup,
     split_problems,
-    transition,
 )
 from geo_app.errors import BadRequest, GeoAppError, NotFound
-from geo_app.i18n import format_date
+from geo_app.i18n import format_date, format_timestamp
 from geo_app.store import Change, Conflict
 from geo_app.web.common import (
     Payload,
@@ -171,6 +171,13 @@ def unit_details(code: str, lang: str, as_of: dt.date | None = None) -> dict[str
                 "old_status_label": label(h["old_status"], lang) if h["old_status"] else None,
                 "new_status_label": label(h["new_status"], lang),
                 "effective_on_display": format_date(dt.date.fromisoformat(h["effective_on"]), lang),
+                "changed_at_display": format_timestamp(
+                    dt.datetime.fromisoformat(h["changed_at"]), lang
+                ),
+                # recorded after a change that takes effect later: it went into the past
+                "correction": any(
+                    o["id"] < h["id"] and o["effective_on"] > h["effective_on"] for o in history
+                ),
             }
             for h in history
         ],
@@ -189,6 +196,7 @@ MAX_NOTE = 2000
 MAX_TEXT = 5000
 MAX_UNIT = 300
 _EDIT_FIELDS = {
+    "correction",
     "status",
     "effective_on",
     "note",
@@ -269,8 +277,9 @@ def edit_status(code: str):
     effective_on = _date_field(body, "effective_on")
     if effective_on is None:
         raise BadRequest(_("effective_on is required: the date the change took effect."))
-    if effective_on > clock.today():
-        raise BadRequest(_("effective_on cannot be in the future."))
+    correction = body.get("correction", False)
+    if not isinstance(correction, bool):
+        raise BadRequest(_("correction must be true or false."))
     note = _text_field(body, "note", MAX_NOTE)
     if not note:
         raise BadRequest(_("note is required: say why the record changes."))
@@ -287,17 +296,16 @@ def edit_status(code: str):
             code, lang, _("Someone changed this record meanwhile; the newer record is shown.")
         )
     last = svc.store.last_effective(svc.division).get(code)
-    if last is not None and effective_on < last:
-        raise BadRequest(
-            _(
-                "effective_on %(day)s is before the unit's last change (%(last)s); "
-                "history cannot go back in time.",
-                day=format_date(effective_on, lang),
-                last=format_date(last, lang),
-            )
-        )
+    try:
+        changes.check_effective(effective_on, today=clock.today(), last=last, correction=correction)
+    except changes.ChangeRefused as exc:
+        raise BadRequest(exc.text(lang)) from None
+    correction = last is not None and effective_on < last
     old = current.record if current else None
-    new_status = transition(old.status if old else None, wanted)
+    if correction:  # it goes into the past: it changes the record in force on that day
+        old = svc.store.records_as_of(svc.division, effective_on).get(code)
+        old = old.record if old else None
+    new_status = changes.relapse(old.status if old else None, wanted)
 
     def keep_or(name: str, parse):
         return parse(body, name) if name in body else (getattr(old, name) if old else None)
@@ -334,11 +342,20 @@ def edit_status(code: str):
         if "notes" in body
         else (old.notes if old else ""),
     )
-    if old is not None and record.content() == old.content():
+    if old is not None and record.content() == old.content() and not correction:
         raise BadRequest(_("Nothing changed: the record already says this."))
     try:
         svc.store.apply(
-            [Change(record, old, effective_on, note=note, expected_version=version)],
+            [
+                Change(
+                    record,
+                    old,
+                    effective_on,
+                    note=note,
+                    expected_version=version,
+                    correction=correction,
+                )
+            ],
             actor=current_user.username,
             source="web",
             sample=bool(current and current.sample),
@@ -357,7 +374,8 @@ def edit_status(code: str):
 def import_status():
     """Import a status file (multipart ``file``; ``dry_run`` to only check it)."""
     dry_run = truthy(request.form.get("dry_run") or request.args.get("dry_run"))
-    return jsonify(run_web_import(request.files.get("file"), dry_run).to_dict())
+    correct = truthy(request.form.get("correct") or request.args.get("correct"))
+    return jsonify(run_web_import(request.files.get("file"), dry_run, correct).to_dict())
 
 
 @bp.get("/api/summary")

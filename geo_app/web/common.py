@@ -296,7 +296,7 @@ def page_context() -> dict[str, Any]:
 
 
 # -- imports through the web ----------------------------------------------------------------
-def run_web_import(upload, dry_run: bool) -> importer.ImportResult:
+def run_web_import(upload, dry_run: bool, correct: bool = False) -> importer.ImportResult:
     """Import an uploaded status file as the logged-in user (all rows, or nothing)."""
     if upload is None or not upload.filename:
         raise BadRequest(_("Choose a status file (.csv or .xlsx) to import."))
@@ -312,4 +312,6 @@ def run_web_import(upload, dry_run: bool) -> importer.ImportResult:
         division=svc.division,
         actor=current_user.username,
         dry_run=dry_run,
+        correct=correct,
+        lang=page_lang(),
     )

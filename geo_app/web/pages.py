@@ -123,8 +123,14 @@ def _js_text() -> dict[str, str]:
         "as_of": _("State on %(date)s", date="{date}"),
         "trend_title": _("Units per status at each month's end"),
         "trend_empty": _("No history yet."),
+        "trend_import": _("{n} change(s) dated by the day of their import"),
+        "trend_import_note": _(
+            "Months with changes dated by the day of their import: the file gave no date."
+        ),
         "web": _("web"),
         "import": _("import"),
+        "recorded": _("recorded"),
+        "correction": _("correction"),
     }
 
 
@@ -191,7 +197,9 @@ def _export_links(lang: str, as_of: dt.date | None = None) -> list[dict[str, str
     ]
 
 
-def _render_map_page(lang: str, as_of: dt.date | None, role: str | None, revision: int) -> Payload:
+def _render_map_page(
+    lang: str, as_of: dt.date | None, role: str | None, revision: int, today: dt.date
+) -> Payload:
     svc = services()
     display = svc.display()
     geometry = unit_geometry()
@@ -209,6 +217,7 @@ def _render_map_page(lang: str, as_of: dt.date | None, role: str | None, revisio
     updated = format_date(dt.date.fromisoformat(updated), lang) if updated else ""
     config = {
         "lang": lang,
+        "today": today.isoformat(),
         "as_of": as_of.isoformat() if as_of else None,
         "api": {
             "unit": url_for("api.commune", code="CODE").replace("CODE", ""),
@@ -244,7 +253,7 @@ def _render_map_page(lang: str, as_of: dt.date | None, role: str | None, revisio
         perms=perms,
         as_of=as_of,
         as_of_display=format_date(as_of, lang) if as_of else "",
-        today=clock.today().isoformat(),
+        today=today.isoformat(),
         statuses_for_edit=[(code, maps.status_labels(lang)[code]) for code in RECORD_STATUSES],
     )
     return Payload.of(html, "text/html")
@@ -258,8 +267,9 @@ def page_payload(lang: str, as_of: dt.date | None = None, role: str | None = Non
     """
     svc = services()
     revision = svc.revision()
-    key = ("page", svc.display().key, revision, lang, as_of, role, request.script_root)
-    return map_cache().get(key, lambda: _render_map_page(lang, as_of, role, revision))
+    today = clock.today()  # the page says what today is (the date fields' limit): part of the key
+    key = ("page", svc.display().key, revision, today, lang, as_of, role, request.script_root)
+    return map_cache().get(key, lambda: _render_map_page(lang, as_of, role, revision, today))
 
 
 def map_data_payload(key: str) -> Payload:

@@ -1,0 +1,219 @@
+"""The one rule for a change of a unit's record, whatever door it comes through.
+
+A web edit, an import (from the web page or the command line) and any later door ask this
+module when a change takes effect and what it records; they all refuse the same things with
+the same message (`ChangeRefused`):
+
+1. **Not in the future.** A change takes effect on a day that is not after today (the app's
+   clock, `geo_app.clock`).
+2. **Not before the unit's last change**: a unit's history never goes back in time, unless the
+   change is sent explicitly as a *correction* (``"correction": true`` on the web,
+   ``--correct`` on the command line). A correction is put into the past where it belongs;
+   what was recorded after it still stands, so the current record is still the unit's latest
+   change by date.
+3. **Not before** `EARLIEST`: no record of these programmes is older, and such a date is a
+   typing error.
+4. **Relapse.** A transformed (or relapsed) unit that turns hotspot or in progress again is
+   recorded as relapsed (`relapse`), against the status in force on the change's day.
+
+An imported row says when its status took effect in its ``status_since`` column; without one,
+`plan_row` takes the best date the row itself gives (``transformed_on`` for a transformed unit,
+``designated_on`` for a hotspot), else the import day. A unit designated on a day counts as
+listed (hotspot) from that day, so it is never "not listed" afterwards. Every change keeps how
+its date was found (`DATE_GIVEN`, `DATE_ROW`, `DATE_IMPORT`), so the trend can say which months
+rest on import dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from geo_app.core.records import HOTSPOT, IN_PROGRESS, RELAPSED, TRANSFORMED, Event, Record
+from geo_app.errors import BadRequest
+from geo_app.i18n import N_, gettext
+
+#: No record of these programmes takes effect before this day.
+EARLIEST = dt.date(1990, 1, 1)
+
+#: How the day a change took effect was found: given by the user (a web edit, a
+#: ``status_since`` cell), read from another date of the row, or the import's own day.
+DATE_GIVEN = "given"
+DATE_ROW = "row"
+DATE_IMPORT = "import"
+
+FUTURE = N_(
+    "%(field)s %(day)s is after today (%(today)s): a change cannot take effect in the future."
+)
+BACKWARDS = N_(
+    "%(field)s %(day)s is before the unit's last change (%(last)s): history cannot go back in "
+    "time. To record what happened earlier, send it as a correction."
+)
+TOO_OLD = N_("%(field)s %(day)s is before %(earliest)s: it cannot be a date of this programme.")
+
+
+class ChangeRefused(BadRequest):
+    """A change breaks the rule; nothing is written. Says which field, which value, and why."""
+
+    def __init__(self, field: str, value: Any, msgid: str, **params: Any):
+        self.field = field
+        self.value = value
+        self.msgid = msgid
+        self.params = {"field": field, **params}
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        """Return the message in `lang` (``vi`` or ``en``)."""
+        return gettext(self.msgid, lang, **self.params)
+
+
+def relapse(old: str | None, new: str) -> str:
+    """Return the status to record when a unit goes from `old` to `new`.
+
+    A transformed (or already relapsed) unit that turns hotspot or in progress again is
+    recorded as relapsed: the programme counts every unit that turns complex after its
+    transformation.
+    """
+    if old in (TRANSFORMED, RELAPSED) and new in (HOTSPOT, IN_PROGRESS):
+        return RELAPSED
+    return new
+
+
+def check_effective(
+    day: dt.date,
+    *,
+    today: dt.date,
+    last: dt.date | None,
+    correction: bool = False,
+    field: str = "effective_on",
+) -> None:
+    """Check the day a change takes effect.
+
+    Parameters
+    ----------
+    last:
+        The effective day of the unit's latest change (None when it has none).
+    correction:
+        The change is explicitly a correction: it may go before `last`.
+
+    Raises
+    ------
+    ChangeRefused
+        When `day` is after `today`, before `EARLIEST`, or (unless `correction`) before `last`.
+    """
+    if day > today:
+        raise ChangeRefused(field, day, FUTURE, day=day, today=today)
+    if day < EARLIEST:
+        raise ChangeRefused(field, day, TOO_OLD, day=day, earliest=EARLIEST)
+    if last is not None and day < last and not correction:
+        raise ChangeRefused(field, day, BACKWARDS, day=day, last=last)
+
+
+def ordered(history: Sequence[Event]) -> list[Event]:
+    """Return a unit's events in the order they hold: by effective day, then as recorded."""
+    return sorted(history, key=lambda e: (e.effective_on, e.id))
+
+
+def status_on(history: Sequence[Event], day: dt.date) -> str | None:
+    """Return the status in force on `day` according to `history` (None: not listed)."""
+    found = None
+    for e in ordered(history):
+        if e.effective_on > day:
+            break
+        found = e.status
+    return found
+
+
+def held_since(history: Sequence[Event]) -> dt.date | None:
+    """Return the day the unit's current status took effect (the start of its last run)."""
+    events = ordered(history)
+    if not events:
+        return None
+    since = events[-1].effective_on
+    for e in reversed(events):
+        if e.status != events[-1].status:
+            break
+        since = e.effective_on
+    return since
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change to record: the record it leaves, the day it took effect and how that day was
+    found; a correction goes before the unit's last change."""
+
+    record: Record
+    day: dt.date
+    dated_by: str
+    correction: bool = False
+
+
+def _row_date(record: Record) -> tuple[dt.date | None, str]:
+    if record.status == TRANSFORMED and record.transformed_on:
+        return record.transformed_on, "transformed_on"
+    if record.status == HOTSPOT and record.designated_on:
+        return record.designated_on, "designated_on"
+    return None, "status_since"
+
+
+def plan_row(
+    record: Record,
+    *,
+    current: Record | None,
+    history: Sequence[Event],
+    since: dt.date | None,
+    today: dt.date,
+    correct: bool = False,
+) -> list[Step]:
+    """Return the changes an imported row makes to its unit (empty: it changes nothing).
+
+    Parameters
+    ----------
+    record:
+        What the row says.
+    current:
+        The unit's current record (None when it has none).
+    history:
+        The unit's events.
+    since:
+        The row's ``status_since``: the day its status took effect (None when not given).
+    correct:
+        The import is a correction: rows may date their status before the unit's last change,
+        and a unit whose history starts after its ``designated_on`` gets its listing.
+
+    Raises
+    ------
+    ChangeRefused
+        When the row's date breaks the rule (`check_effective`).
+    """
+    last = max((e.effective_on for e in history), default=None)
+    derived, derived_field = _row_date(record)
+    if since is not None:
+        day, dated_by, field = since, DATE_GIVEN, "status_since"
+    elif derived is not None and (last is None or derived >= last or correct):
+        day, dated_by, field = derived, DATE_ROW, derived_field
+    else:  # the row says nothing usable of when: it took effect when we learn it
+        day, dated_by, field = today, DATE_IMPORT, "status_since"
+    check_effective(day, today=today, last=last, correction=correct, field=field)
+    correction = last is not None and day < last
+    before = status_on(history, day) if correction else (current.status if current else None)
+    new = replace(record, status=relapse(before, record.status))
+    steps: list[Step] = []
+    if current is None or current.content() != new.content():
+        steps.append(Step(new, day, dated_by, correction))
+    elif correct and day < (held_since(history) or day):
+        steps.append(Step(new, day, dated_by, True))  # the same status, known since earlier
+    designated = record.designated_on
+    if designated is not None and new.status != HOTSPOT and designated <= today:
+        first = min((e.effective_on for e in history), default=None)
+        if first is None:
+            missing = bool(steps) and designated < steps[0].day
+        else:
+            missing = correct and designated < first
+        if missing:
+            check_effective(designated, today=today, last=None, field="designated_on")
+            listing = replace(record, status=HOTSPOT, transformed_on=None)
+            steps.insert(0, Step(listing, designated, DATE_ROW, first is not None))
+    return steps
