@@ -190,7 +190,7 @@ def test_page_is_cached_per_revision_and_a_change_shows_on_the_next_load(client,
     assert cache.misses == misses  # served from memory
     assert again.headers["ETag"] == first.headers["ETag"]
     assert client.get("/", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
-    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert first.headers["Cache-Control"] == "private, no-store"
     change_status(app, "14845", "transformed")  # hotspot → transformed
     after = client.get("/")
     assert after.headers["ETag"] != first.headers["ETag"]

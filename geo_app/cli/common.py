@@ -10,7 +10,7 @@ import time
 import click
 
 from geo_app import clock, config
-from geo_app.errors import GeoAppError
+from geo_app.errors import GeoAppError, ImportFailed, StoreUnavailable
 from geo_app.geodata import boundaries
 from geo_app.io import importer
 from geo_app.store import Store
@@ -51,15 +51,23 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 def fail(exc: GeoAppError, as_json: bool) -> None:
+    """Say what went wrong (a message, the problems, which database and why) and exit 1."""
+    reason = exc.reason if isinstance(exc, StoreUnavailable) else ""
     if as_json:
         out = {"ok": False, "error": exc.message}
         if isinstance(exc.details, list):
             out["problems"] = exc.details
+            if isinstance(exc, ImportFailed):
+                out["problems_total"] = exc.total or len(exc.details)
         elif exc.details is not None:
             out["details"] = exc.details
+        if reason:
+            out["reason"] = reason
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         click.echo(f"error: {exc.message}", err=True)
+        if reason:
+            click.echo(f"  {reason}", err=True)
         if isinstance(exc.details, list):
             for p in exc.details:
                 click.echo(f"  - {importer.format_problem(p)}", err=True)

@@ -76,6 +76,7 @@ def export_map(ctx: Context, out: Path, areas, paper, orientation, lang, title, 
         )
         body = printmap.render_map(_export_data(ctx), options)
         _write_out(out, body)
+        ctx.store.audit_event("cli", "export.map", "cli", out.name, {"format": options.fmt})
     except GeoAppError as exc:
         fail(exc, False)
     extra = f", {options.pixels()[0]}×{options.pixels()[1]} px" if options.fmt == "png" else ""
@@ -104,6 +105,7 @@ def export_pack(ctx: Context, out: Path, areas, paper, orientation, lang, title,
         data = _export_data(ctx)
         body = printmap.render_pack(data, options)
         _write_out(out, body)
+        ctx.store.audit_event("cli", "export.pack", "cli", out.name, {"format": fmt})
     except GeoAppError as exc:
         fail(exc, False)
     pages = 1 + len(printmap.pack_codes(data, options))

@@ -11,10 +11,17 @@ the same message (`ChangeRefused`):
    ``--correct`` on the command line). A correction is put into the past where it belongs;
    what was recorded after it still stands, so the current record is still the unit's latest
    change by date.
-3. **Not before** `EARLIEST`: no record of these programmes is older, and such a date is a
-   typing error.
+3. **Not before** `EARLIEST` (2000-01-01): no record of these programmes is older, and such a
+   date is a typing error.
 4. **Relapse.** A transformed (or relapsed) unit that turns hotspot or in progress again is
    recorded as relapsed (`relapse`), against the status in force on the change's day.
+
+Every date a record holds has a **plausible range**, checked here for every door
+(`implausible_dates`, `check_dates`): ``designated_on`` and ``transformed_on`` from `EARLIEST` to
+today, ``target_on`` from `EARLIEST` to `TARGET_YEARS` (20) years after today. A year 9999 or 0001
+typed by mistake is refused with the field, the value and the range; it would otherwise lock the
+unit against every later change or make the trend thousands of months long. A unit damaged
+before this rule is repaired by an administrator (`check_repair`, `Store.repair_history`).
 
 An imported row says when its status took effect in its ``status_since`` column; without one,
 `plan_row` takes the best date the row itself gives (``transformed_on`` for a transformed unit,
@@ -27,7 +34,7 @@ rest on import dates.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,8 +42,13 @@ from geo_app.core.records import HOTSPOT, IN_PROGRESS, RELAPSED, TRANSFORMED, Ev
 from geo_app.errors import BadRequest
 from geo_app.i18n import N_, gettext
 
-#: No record of these programmes takes effect before this day.
-EARLIEST = dt.date(1990, 1, 1)
+#: No date of these programmes (when a change took effect, when a unit was designated or
+#: transformed, a target) is before this day.
+EARLIEST = dt.date(2000, 1, 1)
+#: A target date is at most this many years after today.
+TARGET_YEARS = 20
+#: The dates of a record, each with a plausible range (`date_range`).
+RECORD_DATES = ("designated_on", "target_on", "transformed_on")
 
 #: How the day a change took effect was found: given by the user (a web edit, a
 #: ``status_since`` cell), read from another date of the row, or the import's own day.
@@ -52,6 +64,10 @@ BACKWARDS = N_(
     "time. To record what happened earlier, send it as a correction."
 )
 TOO_OLD = N_("%(field)s %(day)s is before %(earliest)s: it cannot be a date of this programme.")
+OUT_OF_RANGE = N_(
+    "%(field)s %(day)s is outside the plausible range, from %(earliest)s to %(latest)s: "
+    "check the year."
+)
 
 
 class ChangeRefused(BadRequest):
@@ -109,6 +125,60 @@ def check_effective(
         raise ChangeRefused(field, day, TOO_OLD, day=day, earliest=EARLIEST)
     if last is not None and day < last and not correction:
         raise ChangeRefused(field, day, BACKWARDS, day=day, last=last)
+
+
+def date_range(field: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """Return the first and last plausible day of a record's date `field` (see `RECORD_DATES`)."""
+    if field == "target_on":
+        try:
+            latest = today.replace(year=today.year + TARGET_YEARS)
+        except ValueError:  # 29 February
+            latest = today.replace(year=today.year + TARGET_YEARS, day=28)
+        return EARLIEST, latest
+    return EARLIEST, today
+
+
+def implausible_dates(dates: Mapping[str, dt.date | None], today: dt.date) -> list[ChangeRefused]:
+    """Return a refusal for each of `dates` (field → day, see `RECORD_DATES`) outside its
+    plausible range (`date_range`); empty when every date is plausible or absent."""
+    out = []
+    for field in RECORD_DATES:
+        day = dates.get(field)
+        if day is None:
+            continue
+        earliest, latest = date_range(field, today)
+        if not earliest <= day <= latest:
+            out.append(
+                ChangeRefused(field, day, OUT_OF_RANGE, day=day, earliest=earliest, latest=latest)
+            )
+    return out
+
+
+def check_dates(dates: Mapping[str, dt.date | None], today: dt.date) -> None:
+    """Check the dates of a record (field → day).
+
+    Raises
+    ------
+    ChangeRefused
+        For the first date outside its plausible range (`date_range`).
+    """
+    refused = implausible_dates(dates, today)
+    if refused:
+        raise refused[0]
+
+
+def check_repair(day: dt.date, record: Record, *, today: dt.date) -> None:
+    """Check what an administrator's repair of a history entry writes: the day it took effect
+    (not after today, not before `EARLIEST`; it may go anywhere in the unit's history) and the
+    record's dates (`check_dates`).
+
+    Raises
+    ------
+    ChangeRefused
+        Naming the field, its value and the limit.
+    """
+    check_effective(day, today=today, last=None, correction=True)
+    check_dates({f: getattr(record, f) for f in RECORD_DATES}, today)
 
 
 def ordered(history: Sequence[Event]) -> list[Event]:

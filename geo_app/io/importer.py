@@ -18,7 +18,13 @@ from typing import Any
 
 from geo_app import clock
 from geo_app.config import SAMPLE_DIR
-from geo_app.core.changes import DATE_IMPORT, ChangeRefused, ordered, plan_row
+from geo_app.core.changes import (
+    DATE_IMPORT,
+    ChangeRefused,
+    implausible_dates,
+    ordered,
+    plan_row,
+)
 from geo_app.core.names import canonical_kind, full_name, match_key, nfc, split_kind
 from geo_app.core.records import Event, Record, parse_date, parse_status, split_problems
 from geo_app.errors import ImportFailed
@@ -68,6 +74,13 @@ for _field in HEADERS + EXTRA_HEADERS + tuple(ALIASES):
         _HEADER_KEYS[match_key(_vi)] = target
 
 MAX_BYTES = 20 * 1024 * 1024
+#: Problems listed in a refused import's report (the message gives the total): a rejected file
+#: of 200,000 bad rows answers with 200 of them, not tens of megabytes.
+MAX_PROBLEMS = 200
+#: What a cell that begins with one of these characters was prefixed with when an export wrote
+#: it (a quote, as OWASP advises against formula injection); the import takes it off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIX = "'"
 
 
 @dataclass(frozen=True)
@@ -147,11 +160,14 @@ def format_problem(p: dict[str, Any]) -> str:
 
 
 def _fail(filename: str, problems: list[dict[str, Any]]) -> ImportFailed:
+    """Return the refusal of a file: the number of problems, and the first `MAX_PROBLEMS`."""
     n = len(problems)
-    return ImportFailed(
-        f"{filename}: {n} problem{'s' if n != 1 else ''}; nothing was imported",
-        details=problems,
-    )
+    message = f"{filename}: {n} problem{'s' if n != 1 else ''}; nothing was imported"
+    if n > MAX_PROBLEMS:
+        message += f" (the first {MAX_PROBLEMS} are listed)"
+    failed = ImportFailed(message, details=problems[:MAX_PROBLEMS])
+    failed.total = n
+    return failed
 
 
 # -- reading cells -------------------------------------------------------------------------
@@ -248,7 +264,10 @@ def _cell_text(value: Any) -> str:
         value = int(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    return nfc(str(value))
+    text = str(value)
+    if text[:1] == FORMULA_PREFIX and text[1:2] and text[1] in FORMULA_START:
+        text = text[1:]  # an export's guard against formulas (`geo_app.outputs.records`)
+    return nfc(text)
 
 
 # -- validating rows -----------------------------------------------------------------------
@@ -348,9 +367,17 @@ def _match(
 
 
 def parse_rows(
-    cells: list[list[Any]], filename: str, index: UnitIndex, division: str
+    cells: list[list[Any]],
+    filename: str,
+    index: UnitIndex,
+    division: str,
+    today: dt.date | None = None,
+    lang: str = "en",
 ) -> tuple[list[ParsedRow], list[str]]:
     """Validate every row; return the records and warnings, or raise with every problem.
+
+    Dates outside their plausible range (`geo_app.core.changes.date_range`, as of `today`:
+    the app's clock by default) are problems of their row, in `lang`.
 
     Raises
     ------
@@ -385,6 +412,7 @@ def parse_rows(
     if problems:
         raise _fail(filename, problems)
 
+    today = today or clock.today()
     parsed: list[ParsedRow] = []
     seen: dict[str, int] = {}
     for n, raw in rows[1:]:
@@ -419,6 +447,9 @@ def parse_rows(
             except ValueError as exc:
                 problems.append(problem(n, fld, _cell_text(value), str(exc)))
         since = dates.pop("status_since")
+        for refused in implausible_dates(dates, today):
+            value = refused.value.isoformat()
+            problems.append(problem(n, refused.field, value, refused.text(lang)))
         if (
             dates.get("designated_on")
             and dates.get("transformed_on")
@@ -525,8 +556,8 @@ def run_import(
         When any row has a problem (`details` lists them all); nothing is written.
     """
     cells = read_cells(data, filename)
-    parsed, warnings = parse_rows(cells, filename, UnitIndex(units), division)
     today = today or clock.today()
+    parsed, warnings = parse_rows(cells, filename, UnitIndex(units), division, today, lang)
     sample = is_sample(data)
     current = store.records(division)
     history: dict[str, list[Event]] = {}

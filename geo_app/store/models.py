@@ -11,6 +11,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -152,6 +153,31 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     success: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class LoginSession(Base):
+    """One login: the cookie holds a random token, this row its SHA-256 and its state."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: logout, password, disabled, admin, idle
+    ended_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class DataRevision(Base):
+    """One row: what `Store.revision` adds to the newest ids (moved on by restores, repairs)."""
+
+    __tablename__ = "data_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class Division(Base):

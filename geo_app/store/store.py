@@ -7,14 +7,17 @@ is made and upgraded by Alembic (`geo-app db upgrade`), never by `create_all` at
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import Date
 
@@ -26,9 +29,11 @@ from geo_app.store.models import (
     AuditEntry,
     Base,
     CrosswalkRow,
+    DataRevision,
     Division,
     HistoryEntry,
     LoginAttempt,
+    LoginSession,
     StatusRecord,
     UnitRow,
     User,
@@ -39,8 +44,13 @@ LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-#: Audit actions that change what units were made of (the crosswalk, a division's units).
-_LAYOUT_ACTIONS = ("crosswalk.import", "division.add", "division.replace")
+#: Audit actions that change what the views show without a new history entry: what units were
+#: made of (the crosswalk, a division's units), and the repair of a history entry in place.
+_LAYOUT_ACTIONS = ("crosswalk.import", "division.add", "division.replace", "status.repair")
+#: Tables a backup leaves out and a restore leaves alone: login sessions are the running
+#: state of this installation (a restore never brings an ended session back), and the data
+#: revision's base only ever moves forward (`Store.restore`).
+_NOT_BACKED_UP = ("sessions", "data_revision")
 
 
 @dataclass
@@ -92,8 +102,13 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
+            _private_sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]))
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreUnavailable(
+                f"GEO_APP_DATABASE_URL is not a database URL this app can use ({exc})"
+            ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -115,9 +130,22 @@ class Store:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+
+        self._guard(run)
+
+    def head_revision(self) -> str:
+        """Return the newest migration this code knows (what `upgrade` brings a database to)."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head() or ""
 
     def _guard(self, fn, *args, **kwargs):
         try:
@@ -131,28 +159,26 @@ class Store:
             if isinstance(exc, ProgrammingError):
                 raise
             LOGGER.warning("store unavailable: %s", exc)
-            raise StoreUnavailable(
-                "the status database is unavailable; try again in a moment"
-            ) from None
+            down = StoreUnavailable("the status database is unavailable; try again in a moment")
+            down.reason = f"{self.display_url()}: {_first_line(exc.orig or exc)}"
+            raise down from None
 
     # -- reads -------------------------------------------------------------------------
     def revision(self) -> int:
         """Return the data revision: the cache key of everything the views show.
 
         It is the id of the newest history entry plus that of the newest audit entry for a
-        crosswalk or division change (0 when none): both only grow, so every status change
-        and every change of what units were made of gives a new, higher revision.
+        crosswalk or division change or a repaired history entry (0 when none), plus the base
+        kept in ``data_revision``. The ids only grow, so every status change and every change
+        of what units were made of gives a new, higher revision; a restore brings older ids
+        back, so it sets the base to put the revision past every value served before
+        (`restore`): a revision is never reused, and each worker's caches, keyed by it, never
+        serve a discarded timeline.
         """
 
         def run() -> int:
             with self.session() as s:
-                history = select(func.coalesce(func.max(HistoryEntry.id), 0)).scalar_subquery()
-                layout = (
-                    select(func.coalesce(func.max(AuditEntry.id), 0))
-                    .where(AuditEntry.action.in_(_LAYOUT_ACTIONS))
-                    .scalar_subquery()
-                )
-                return int(s.scalar(select(history + layout)))
+                return int(s.scalar(select(_revision_expr())))
 
         return self._guard(run)
 
@@ -336,8 +362,14 @@ class Store:
 
         return self._guard(run)
 
-    def update_user(self, username: str, actor: str, source: str, **changes: Any) -> None:
+    def update_user(
+        self, username: str, actor: str, source: str, keep_session: str | None = None, **changes
+    ) -> None:
         """Change a user's role, password hash or disabled flag (one audit entry).
+
+        A new password or disabling the account ends every session of the user (but
+        `keep_session`, the token of the session making the change, when users change their
+        own password), in the same transaction.
 
         Raises
         ------
@@ -358,6 +390,10 @@ class Store:
                 shown = {k: v for k, v in changes.items() if k != "password_hash"}
                 if "password_hash" in changes:
                     shown["password"] = "changed"
+                if "password_hash" in changes or changes.get("disabled"):
+                    reason = "password" if "password_hash" in changes else "disabled"
+                    ended = _end_user_sessions(s, username, reason, clock.now(), keep_session)
+                    shown["sessions_ended"] = ended
                 action = "user.disable" if changes.get("disabled") else "user.update"
                 self._audit(s, actor, action, source, username, shown)
 
@@ -457,7 +493,10 @@ class Store:
 
         return self._guard(run)
 
-    def record_login(self, username: str, address: str, success: bool) -> None:
+    def record_login(self, username: str, address: str, success: bool, source: str = "web") -> None:
+        """Record a login attempt for the limiter, with its audit entry (``auth.login`` or
+        ``auth.failed``), in one transaction."""
+
         def run():
             with self.session() as s, s.begin():
                 s.add(
@@ -468,8 +507,154 @@ class Store:
                         success=success,
                     )
                 )
+                action = "auth.login" if success else "auth.failed"
+                self._audit(s, username[:64], action, source, username[:64], {"address": address})
 
         self._guard(run)
+
+    def login_state(
+        self, since: dt.datetime, username: str, address: str
+    ) -> tuple[int, int, dt.datetime | None]:
+        """Return the failed logins since `since`: for the account from every address, for
+        the account from `address`, and when the last of the latter was."""
+
+        def run():
+            failed = (
+                select(func.count(), func.max(LoginAttempt.at))
+                .select_from(LoginAttempt)
+                .where(
+                    LoginAttempt.at >= since,
+                    LoginAttempt.success.is_(False),
+                    LoginAttempt.username == username,
+                )
+            )
+            with self.session() as s:
+                account = int(s.execute(failed).one()[0])
+                pair, last = s.execute(failed.where(LoginAttempt.address == address)).one()
+                return account, int(pair), last
+
+        return self._guard(run)
+
+    def audit_event(
+        self, actor: str, action: str, source: str, target: str, details: dict[str, Any]
+    ) -> None:
+        """Add one audit entry for an event that changes no table (a logout, an export...)."""
+
+        def run():
+            with self.session() as s, s.begin():
+                self._audit(s, actor, action, source, target[:128], details)
+
+        self._guard(run)
+
+    # -- login sessions ----------------------------------------------------------------
+    def start_session(self, username: str, address: str) -> str:
+        """Open a login session for `username`; return its token (only its hash is kept)."""
+        token = secrets.token_urlsafe(32)
+
+        def run():
+            now = clock.now()
+            with self.session() as s, s.begin():
+                s.add(
+                    LoginSession(
+                        token_hash=token_hash(token),
+                        username=username,
+                        address=address[:64],
+                        created_at=now,
+                        last_seen=now,
+                    )
+                )
+
+        self._guard(run)
+        return token
+
+    def session_user(
+        self, token: str, idle: dt.timedelta, touch_after: dt.timedelta | None = None
+    ) -> dict[str, Any] | None:
+        """Return the user of a live session (None when it is unknown, ended, idle for longer
+        than `idle`, or its account is disabled or gone).
+
+        A session idle for too long is ended here. ``last_seen`` is written at most once per
+        `touch_after` (a tenth of `idle` by default), not on every request.
+        """
+        touch_after = touch_after if touch_after is not None else idle / 10
+
+        def run():
+            now = clock.now()
+            with self.session() as s:
+                found = s.execute(
+                    select(LoginSession, User)
+                    .join(User, User.username == LoginSession.username)
+                    .where(LoginSession.token_hash == token_hash(token))
+                ).first()
+                if found is None:
+                    return None
+                sess, user = found
+                if sess.ended_at is not None or user.disabled:
+                    return None
+                found = _user_dict(user)
+                if now - sess.last_seen > idle:
+                    _end(s, [LoginSession.id == sess.id], "idle", now)
+                    found = None
+                elif now - sess.last_seen > touch_after:
+                    s.execute(
+                        update(LoginSession).where(LoginSession.id == sess.id).values(last_seen=now)
+                    )
+                s.commit()
+                return found
+
+        return self._guard(run)
+
+    def end_session(self, token: str, reason: str = "logout", address: str = "") -> None:
+        """End one session (every copy of its cookie); audited as ``auth.logout``."""
+
+        def run():
+            with self.session() as s, s.begin():
+                sess = s.scalar(
+                    select(LoginSession).where(LoginSession.token_hash == token_hash(token))
+                )
+                if sess is None or sess.ended_at is not None:
+                    return
+                _end(s, [LoginSession.id == sess.id], reason, clock.now())
+                self._audit(
+                    s, sess.username, "auth.logout", "web", sess.username, {"address": address}
+                )
+
+        self._guard(run)
+
+    def end_sessions(self, username: str, actor: str, source: str, keep: str | None = None) -> int:
+        """End every session of `username` but the one whose token is `keep`; audited as
+        ``user.end_sessions``. Return how many were ended.
+
+        Raises
+        ------
+        NotFound
+            When there is no such user.
+        """
+
+        def run() -> int:
+            with self.session() as s, s.begin():
+                if s.scalar(select(User.id).where(User.username == username)) is None:
+                    raise NotFound(f"no user named {username!r}")
+                n = _end_user_sessions(s, username, "admin", clock.now(), keep)
+                self._audit(s, actor, "user.end_sessions", source, username, {"ended": n})
+                return n
+
+        return self._guard(run)
+
+    def live_sessions(self, idle: dt.timedelta) -> dict[str, int]:
+        """Return how many live sessions (not ended, not idle too long) each user has."""
+
+        def run():
+            since = clock.now() - idle
+            with self.session() as s:
+                rows = s.execute(
+                    select(LoginSession.username, func.count())
+                    .where(LoginSession.ended_at.is_(None), LoginSession.last_seen >= since)
+                    .group_by(LoginSession.username)
+                )
+                return {name: int(n) for name, n in rows}
+
+        return self._guard(run)
 
     def login_failures(
         self, since: dt.datetime, username: str | None = None, address: str | None = None
@@ -698,7 +883,7 @@ class Store:
             with self.engine.connect() as conn, conn.begin():
                 if self.engine.dialect.name == "postgresql":
                     conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                for table in Base.metadata.sorted_tables:
+                for table in _backed_up():
                     rows = conn.execute(select(table).order_by(table.c.id)).mappings()
                     out["tables"][table.name] = [_jsonable(dict(r)) for r in rows]
             return out
@@ -707,6 +892,10 @@ class Store:
 
     def restore(self, data: dict[str, Any]) -> dict[str, int]:
         """Replace every table's rows with those of a backup, in one transaction.
+
+        The data revision moves forward, past every revision served before the restore (the
+        restored ids may be lower than the discarded ones): every worker serves the restored
+        data on its next request. Login sessions are left as they are.
 
         Raises
         ------
@@ -726,9 +915,17 @@ class Store:
         def run():
             counts: dict[str, int] = {}
             with self.engine.begin() as conn:
-                for table in reversed(Base.metadata.sorted_tables):
+                base = DataRevision.__table__
+                # one restore (or writer) at a time moves the base; the old revision is read
+                # under that lock, in this transaction
+                locked = select(base.c.base).where(base.c.id == 1)
+                if self.engine.dialect.name == "postgresql":
+                    locked = locked.with_for_update()
+                conn.execute(locked)
+                before = int(conn.scalar(select(_revision_expr())))
+                for table in reversed(_backed_up()):
                     conn.execute(table.delete())
-                for table in Base.metadata.sorted_tables:
+                for table in _backed_up():
                     rows = [_from_json(table, r) for r in tables.get(table.name, [])]
                     if rows:
                         conn.execute(table.insert(), rows)
@@ -738,6 +935,11 @@ class Store:
                             f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                             f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
                         )
+                restored = int(conn.scalar(select(_revision_expr(with_base=False))))
+                new_base = before + 1 - restored
+                moved = conn.execute(update(base).where(base.c.id == 1).values(base=new_base))
+                if moved.rowcount != 1:
+                    conn.execute(base.insert().values(id=1, base=new_base))
             return counts
 
         try:
@@ -801,6 +1003,118 @@ class Store:
 
         return self._guard(run)
 
+    def repair_history(
+        self,
+        division: str,
+        code: str,
+        entry_id: int,
+        effective_on: dt.date,
+        record: Record,
+        note: str,
+        actor: str,
+        source: str,
+    ) -> dict[str, Any]:
+        """Replace one history entry of a unit (its effective day and the record it left), the
+        one audited exception to an append-only history: how an administrator repairs a unit
+        damaged by an impossible date.
+
+        The unit's current record is then recomputed as its latest entry by (effective_on,
+        id); the audit entry (``status.repair``) holds the entry's old and new content and
+        the reason. The data revision moves on. The caller checks the new values against the
+        change rule (`geo_app.core.changes.check_repair`).
+
+        Returns
+        -------
+        dict
+            The entry as `history` gives it, after the repair.
+
+        Raises
+        ------
+        NotFound
+            When the unit has no history entry `entry_id`.
+        """
+
+        def run():
+            now = clock.now()
+            with self.session() as s, s.begin():
+                h = s.get(HistoryEntry, entry_id)
+                if h is None or h.division != division or h.code != code:
+                    raise NotFound(f"unit {code} has no history entry {entry_id}")
+                before = {
+                    "effective_on": h.effective_on.isoformat(),
+                    "status": h.new_status,
+                    "record": h.new,
+                }
+                h.effective_on = effective_on
+                h.new_status = record.status
+                h.new = record.content()
+                h.date_source = "given"
+                after = {
+                    "effective_on": effective_on.isoformat(),
+                    "status": record.status,
+                    "record": h.new,
+                }
+                s.flush()
+                _current_from_history(s, division, code, now)
+                self._audit(
+                    s,
+                    actor,
+                    "status.repair",
+                    source,
+                    f"{division}:{code}",
+                    {"entry": entry_id, "note": note, "old": before, "new": after},
+                )
+                s.flush()
+                return _history_dict(h)
+
+        return self._guard(run)
+
+
+def _current_from_history(s: Session, division: str, code: str, now: dt.datetime) -> None:
+    """Make a unit's current record its latest history entry by (effective_on, id)."""
+    latest = s.scalars(
+        select(HistoryEntry)
+        .where(HistoryEntry.division == division, HistoryEntry.code == code)
+        .order_by(HistoryEntry.effective_on.desc(), HistoryEntry.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return
+    rec = Record.from_content(latest.new or {"code": code, "status": latest.new_status})
+    s.execute(
+        update(StatusRecord)
+        .where(StatusRecord.division == division, StatusRecord.code == code)
+        .values(
+            status=latest.new_status,
+            designated_on=rec.designated_on,
+            target_on=rec.target_on,
+            transformed_on=rec.transformed_on,
+            unit=rec.unit,
+            problems=list(rec.problems),
+            notes=rec.notes,
+            updated_at=now,
+            version=StatusRecord.version + 1,
+        )
+    )
+
+
+def _end(s: Session, where: list, reason: str, now: dt.datetime) -> int:
+    result = s.execute(
+        update(LoginSession)
+        .where(LoginSession.ended_at.is_(None), *where)
+        .values(ended_at=now, ended_by=reason)
+    )
+    return int(result.rowcount or 0)
+
+
+def _end_user_sessions(
+    s: Session, username: str, reason: str, now: dt.datetime, keep: str | None
+) -> int:
+    where = [LoginSession.username == username]
+    if keep:
+        where.append(LoginSession.token_hash != token_hash(keep))
+    return _end(s, where, reason, now)
+
 
 def _action(ch: Change) -> str:
     if ch.correction:
@@ -856,6 +1170,60 @@ def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
 
 
 BACKUP_FORMAT = "geo-app-backup/1"
+
+
+def _backed_up() -> list:
+    """Return the tables a backup holds, in dependency order."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in _NOT_BACKED_UP]
+
+
+def _revision_expr(with_base: bool = True):
+    """Return the SQL expression of the data revision (see `Store.revision`)."""
+    history = select(func.coalesce(func.max(HistoryEntry.id), 0)).scalar_subquery()
+    layout = (
+        select(func.coalesce(func.max(AuditEntry.id), 0))
+        .where(AuditEntry.action.in_(_LAYOUT_ACTIONS))
+        .scalar_subquery()
+    )
+    if not with_base:
+        return history + layout
+    base = select(func.coalesce(func.max(DataRevision.base), 0)).scalar_subquery()
+    return history + layout + base
+
+
+def _first_line(exc: BaseException) -> str:
+    """Return the first line of a driver's error (the reason, without SQL or traceback)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Make a new SQLite file's folder (0700) and the file itself (0600) private.
+
+    An existing folder or file keeps its permissions (`geo-app doctor` reports them).
+
+    Raises
+    ------
+    StoreUnavailable
+        When the folder cannot be made or the file cannot be created there.
+    """
+    if str(path) in ("", ":memory:"):
+        return
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # e.g. instance/: private
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"the status database {path} cannot be created ({exc.strerror})"
+        ) from None
+    os.close(fd)
+
+
+def token_hash(token: str) -> str:
+    """Return what the store keeps of a session token (its SHA-256, hex)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def communes_geojson():
         statuses = view_as_of(as_of, revision).listed
         return Payload.of(geometry.communes_geojson(statuses, lang), "application/geo+json")
 
-    return send_payload(map_cache().get(key, make), "private, no-cache")
+    return send_payload(map_cache().get(key, make), "private, no-store")
 
 
 def _display_dates(content: dict[str, Any], lang: str) -> dict[str, str]:
@@ -315,18 +315,9 @@ def edit_status(code: str):
     transformed_on = keep_or("transformed_on", _date_field)
     if new_status == TRANSFORMED and transformed_on is None:
         transformed_on = effective_on
+    _check_dates(designated_on, target_on, transformed_on, lang)
     if "problems" in body:
-        raw = body["problems"]
-        if isinstance(raw, str):
-            problems = split_problems(raw)
-        elif isinstance(raw, list) and all(isinstance(p, str) for p in raw):
-            problems = [p.strip() for p in raw if p.strip()]
-        else:
-            raise BadRequest(_("problems must be a list of text, or text separated by ';'."))
-        if sum(len(p) for p in problems) > MAX_TEXT:
-            raise BadRequest(
-                _("%(field)s is too long (at most %(n)s characters).", field="problems", n=MAX_TEXT)
-            )
+        problems = _problems_field(body)
     else:
         problems = list(old.problems) if old else []
     record = Record(
@@ -365,6 +356,112 @@ def edit_status(code: str):
             code, lang, _("Someone changed this record meanwhile; the newer record is shown.")
         )
     LOGGER.info("%s changed %s to %s (web)", current_user.username, code, new_status)
+    return jsonify(unit_details(code, lang))
+
+
+def _check_dates(
+    designated_on: dt.date | None, target_on: dt.date | None, transformed_on: dt.date | None, lang
+) -> None:
+    """Refuse a record's date outside its plausible range (`geo_app.core.changes`), as a 400."""
+    dates = {
+        "designated_on": designated_on,
+        "target_on": target_on,
+        "transformed_on": transformed_on,
+    }
+    try:
+        changes.check_dates(dates, clock.today())
+    except changes.ChangeRefused as exc:
+        raise BadRequest(exc.text(lang)) from None
+
+
+def _problems_field(body: dict[str, Any]) -> list[str]:
+    raw = body["problems"]
+    if isinstance(raw, str):
+        problems = split_problems(raw)
+    elif isinstance(raw, list) and all(isinstance(p, str) for p in raw):
+        problems = [p.strip() for p in raw if p.strip()]
+    else:
+        raise BadRequest(_("problems must be a list of text, or text separated by ';'."))
+    if sum(len(p) for p in problems) > MAX_TEXT:
+        raise BadRequest(
+            _("%(field)s is too long (at most %(n)s characters).", field="problems", n=MAX_TEXT)
+        )
+    return problems
+
+
+_REPAIR_FIELDS = _EDIT_FIELDS - {"correction", "version"}
+
+
+@bp.post("/api/communes/<code>/history/<int:entry_id>")
+@requires("admin")
+def repair_history(code: str, entry_id: int):
+    """Repair one history entry of a unit (administrators): JSON {note, and any of
+    effective_on, status, designated_on, target_on, transformed_on, unit, problems, notes}.
+
+    What is not sent keeps the entry's value. The unit's current record becomes its latest
+    entry by (effective_on, id); the audit keeps the entry's old and new content.
+    """
+    lang = api_lang()
+    _check_code(code)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(_("Send the change as a JSON object."))
+    unknown = sorted(set(body) - _REPAIR_FIELDS)
+    if unknown:
+        raise BadRequest(_("Unknown field: %(fields)s.", fields=", ".join(unknown)))
+    note = _text_field(body, "note", MAX_NOTE)
+    if not note:
+        raise BadRequest(_("note is required: say why the record changes."))
+    svc = services()
+    entry = next((h for h in svc.store.history(svc.division, code) if h["id"] == entry_id), None)
+    if entry is None:
+        raise NotFound(
+            _("Unit %(code)s has no history entry %(entry)s.", code=code, entry=entry_id)
+        )
+    old = Record.from_content(entry["new"] or {"code": code, "status": entry["new_status"]})
+    status = old.status
+    if "status" in body:
+        raw = body["status"]
+        try:
+            status = parse_status(raw if isinstance(raw, str) else "")
+        except ValueError:
+            raise BadRequest(
+                _(
+                    "status %(value)s is unknown; use one of %(codes)s.",
+                    value=repr(str(raw)[:40]),
+                    codes=", ".join(RECORD_STATUSES),
+                )
+            ) from None
+    effective_on = (
+        _date_field(body, "effective_on")
+        if "effective_on" in body
+        else dt.date.fromisoformat(entry["effective_on"])
+    )
+    if effective_on is None:
+        raise BadRequest(_("effective_on is required: the date the change took effect."))
+    record = Record(
+        code=code,
+        status=status,
+        division=svc.division,
+        designated_on=_date_field(body, "designated_on")
+        if "designated_on" in body
+        else old.designated_on,
+        target_on=_date_field(body, "target_on") if "target_on" in body else old.target_on,
+        transformed_on=_date_field(body, "transformed_on")
+        if "transformed_on" in body
+        else old.transformed_on,
+        unit=_text_field(body, "unit", MAX_UNIT) if "unit" in body else old.unit,
+        problems=_problems_field(body) if "problems" in body else list(old.problems),
+        notes=_text_field(body, "notes", MAX_TEXT) if "notes" in body else old.notes,
+    )
+    try:
+        changes.check_repair(effective_on, record, today=clock.today())
+    except changes.ChangeRefused as exc:
+        raise BadRequest(exc.text(lang)) from None
+    svc.store.repair_history(
+        svc.division, code, entry_id, effective_on, record, note, current_user.username, "web"
+    )
+    LOGGER.info("%s repaired history entry %s of %s (web)", current_user.username, entry_id, code)
     return jsonify(unit_details(code, lang))
 
 

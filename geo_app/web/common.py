@@ -6,7 +6,9 @@ Blueprints import this module and never one another; `geo_app.web.build_app` reg
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import functools
 import gzip
 import hashlib
@@ -25,14 +27,15 @@ from flask import (
     jsonify,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 
-from geo_app import clock
+from geo_app import clock, config
 from geo_app.cache import LRUCache
-from geo_app.errors import BadRequest
+from geo_app.errors import BadRequest, GeoAppError
 from geo_app.geodata import boundaries
 from geo_app.io import importer
 from geo_app.readmodel import ReadModel, View
@@ -135,6 +138,74 @@ def error_response(status: int, message: str, details: Any = None):
             body["details"] = details
         return jsonify(body), status
     return render_template("error.html", status=status, message=message), status
+
+
+# -- login sessions ---------------------------------------------------------------------------
+#: The key of the session cookie holding the login session's token (`Store.start_session`).
+SESSION_KEY = "sid"
+
+
+def session_token() -> str | None:
+    """Return the token of the current login session (None when there is none)."""
+    token = session.get(SESSION_KEY)
+    return token if isinstance(token, str) and token else None
+
+
+def session_idle(settings: dict[str, Any]) -> dt.timedelta:
+    """Return how long a login session may stay unused (``SESSION_IDLE_HOURS``)."""
+    return dt.timedelta(hours=float(settings.get("SESSION_IDLE_HOURS") or 8))
+
+
+# -- export renders ---------------------------------------------------------------------------
+#: Export renders (a new map or pack costs seconds of CPU) one user may have running at once,
+#: across every worker of the machine.
+RENDERS_PER_USER = 2
+
+
+class TooManyRenders(GeoAppError):
+    """The user already has `RENDERS_PER_USER` exports being drawn."""
+
+    status = 429
+
+
+@contextlib.contextmanager
+def render_slot(username: str):
+    """Hold one of the user's `RENDERS_PER_USER` render slots while drawing an export.
+
+    The slots are lock files (``flock``) in the cache folder, so they count across gunicorn
+    workers and are freed by the system when a worker dies.
+
+    Raises
+    ------
+    TooManyRenders
+        When every slot of the user is taken.
+    """
+    folder = config.make_dir(Path(services().settings["CACHE_DIR"]) / "renders")
+    for i in range(RENDERS_PER_USER):
+        fh = (folder / f"{username}.{i}.lock").open("a+b")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            continue
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+        return
+    raise TooManyRenders(
+        _(
+            "You already have %(n)s exports being drawn; wait until they are done, then try again.",
+            n=RENDERS_PER_USER,
+        )
+    )
+
+
+def audit_export(action: str, target: str, details: dict[str, Any]) -> None:
+    """Audit a file sent to the logged-in user (``export.map``, ``export.pack``,
+    ``export.download``)."""
+    services().store.audit_event(current_user.username, action, "web", target, details)
 
 
 # -- permissions ------------------------------------------------------------------------------

@@ -9,12 +9,20 @@ import threading
 from pathlib import Path
 
 from flask import Blueprint, Response
+from flask_login import current_user
 
 from geo_app.errors import BadRequest
 from geo_app.geodata import boundaries
 from geo_app.io import importer
 from geo_app.outputs import gis, records
-from geo_app.web.common import file_cache, map_cache, requires, services
+from geo_app.web.common import (
+    audit_export,
+    file_cache,
+    map_cache,
+    render_slot,
+    requires,
+    services,
+)
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("downloads", __name__)
@@ -68,12 +76,13 @@ def communes(fmt: str):
     key = ("download", fmt, svc.display().key, revision)
 
     def make() -> bytes:
-        with _lock:  # the GIS writers (GDAL) are not thread-safe; the files are small
+        with render_slot(current_user.username), _lock:  # GDAL's writers are not thread-safe
             return _render(fmt, revision)
 
     body = file_cache().get(key, make)
     name = f"communes-{svc.division}-r{revision}.{fmt}"
+    audit_export("export.download", name, {"format": fmt, "revision": revision})
     resp = Response(body, mimetype=MIME_TYPES[fmt])
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.headers["Cache-Control"] = "private, no-cache"
+    resp.headers["Cache-Control"] = "private, no-store"
     return resp

@@ -15,9 +15,18 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, request
+from flask_login import current_user
 
 from geo_app.outputs import printmap
-from geo_app.web.common import file_cache, parse_as_of, requires, services, view_as_of
+from geo_app.web.common import (
+    audit_export,
+    file_cache,
+    parse_as_of,
+    render_slot,
+    requires,
+    services,
+    view_as_of,
+)
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__)
@@ -46,18 +55,24 @@ def _send(kind: str, options: printmap.ExportOptions) -> Response:
     def make() -> tuple[bytes, str]:
         source = printmap.source_label(svc.settings)
         data = printmap.MapData(display.units, view, key=display.key, source=source)
-        if kind == "pack":
-            body = printmap.render_pack(data, options)
-        else:
-            body = printmap.render_map(data, options)
+        with render_slot(current_user.username):  # a few at a time per user (429 beyond)
+            if kind == "pack":
+                body = printmap.render_pack(data, options)
+            else:
+                body = printmap.render_map(data, options)
         name = printmap.file_name(kind, options, data.figures_date)
         LOGGER.info("export %s rendered: %s (%d bytes)", kind, name, len(body))
         return body, name
 
     body, name = file_cache().get(key, make)
+    audit_export(
+        f"export.{kind}",
+        name,
+        {"as_of": as_of.isoformat() if as_of else None, "revision": revision, **_params()},
+    )
     response = Response(body, mimetype=printmap.MIME_TYPES[options.fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Cache-Control"] = "private, no-store"
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     return response.make_conditional(request)
 

@@ -284,7 +284,7 @@ def index():
     """Show the provincial map with its figures, legend, search box and status filter."""
     lang = page_lang()
     as_of = parse_as_of()
-    resp = send_payload(page_payload(lang, as_of, current_user.role), "private, no-cache")
+    resp = send_payload(page_payload(lang, as_of, current_user.role), "private, no-store")
     resp.vary.add("Cookie")
     if request.args.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
         resp.set_cookie(LANG_COOKIE, lang, max_age=YEAR, samesite="Lax", httponly=True)
