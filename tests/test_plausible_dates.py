@@ -73,12 +73,12 @@ def test_the_effective_day_of_a_change_starts_in_2000_too():
 # -- the import ---------------------------------------------------------------------------------
 def test_an_import_names_the_row_and_the_range_and_writes_nothing(sqlite_store, units):
     data = (
-        "code,status,designated_on,target_on,transformed_on\n"
-        "16522,hotspot,31/12/9999,,\n"
-        "16417,transformed,2023-05-19,,0001-01-01\n"
-        "15187,hotspot,2023-05-19,2060-01-01,\n"
-        "14845,hotspot,2023-05-19,2030-12-31,\n"
-    ).encode()
+        b"code,status,designated_on,target_on,transformed_on\n"
+        b"16522,hotspot,31/12/9999,,\n"
+        b"16417,transformed,2023-05-19,,0001-01-01\n"
+        b"15187,hotspot,2023-05-19,2060-01-01,\n"
+        b"14845,hotspot,2023-05-19,2030-12-31,\n"
+    )
     with pytest.raises(ImportFailed) as info:
         run_import(sqlite_store, data, "dates.csv", units)
     found = {(p["row"], p["column"], p["value"]) for p in info.value.details}
