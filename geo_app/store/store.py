@@ -158,9 +158,9 @@ class Store:
                 ) from None
             if isinstance(exc, ProgrammingError):
                 raise
-            LOGGER.warning("store unavailable: %s", exc)
             down = StoreUnavailable("the status database is unavailable; try again in a moment")
             down.reason = f"{self.display_url()}: {_first_line(exc.orig or exc)}"
+            LOGGER.warning("store unavailable: %s", down.reason)
             raise down from None
 
     # -- reads -------------------------------------------------------------------------
