@@ -202,7 +202,7 @@ def test_a_well_placed_set_still_passes(tmp_path):
     assert boundaries.read(THANH_HOA).errors == []
 
 
-# -- item 7: private files --------------------------------------------------------------------------
+# -- item 7: private files ----------------------------------------------------------------------
 def test_a_new_sqlite_file_and_its_folder_are_private(tmp_path):
     path = tmp_path / "instance" / "geo_app.sqlite3"
     store = Store(f"sqlite:///{path}")
