@@ -8,6 +8,8 @@ import datetime as dt
 import fcntl
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -375,3 +377,17 @@ def test_an_upload_form_field_stays_a_string_in_the_audit_csv(client, app):
     assert rows[1][2] == "'=1+cmd|' /c calc'!a0"  # actor
     assert rows[1][5] == "'=1+cmd|' /c calc'!a0"  # target
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_the_session_benchmark_runs(tmp_path):
+    """scripts/bench_sessions.py --quick: the benchmark does not rot (its figures are not
+    checked; see docs/PERFORMANCE.md)."""
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run(
+        [sys.executable, str(root / "scripts" / "bench_sessions.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("ratio") == 2
