@@ -391,3 +391,19 @@ def test_the_session_benchmark_runs(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("ratio") == 2
+
+
+def test_old_sessions_are_forgotten(app, frozen_clock):
+    store = app.extensions["geo_app"].store
+
+    def rows() -> int:
+        with store.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar()
+
+    c = client_as(app, "chief")
+    c.post("/logout", data={"csrf_token": csrf_token(c)})
+    client_as(app, "officer")  # left open, never used again
+    assert rows() == 2
+    frozen_clock.shift(dt.timedelta(days=31))
+    client_as(app, "chief")
+    assert rows() == 1

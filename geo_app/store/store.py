@@ -47,6 +47,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: Audit actions that change what the views show without a new history entry: what units were
 #: made of (the crosswalk, a division's units), and the repair of a history entry in place.
 _LAYOUT_ACTIONS = ("crosswalk.import", "division.add", "division.replace", "status.repair")
+#: How long an ended or long unused login session is kept (then a new login forgets it).
+SESSION_RETENTION = dt.timedelta(days=30)
 #: Tables a backup leaves out and a restore leaves alone: login sessions are the running
 #: state of this installation (a restore never brings an ended session back), and the data
 #: revision's base only ever moves forward (`Store.restore`).
@@ -554,6 +556,14 @@ class Store:
         def run():
             now = clock.now()
             with self.session() as s, s.begin():
+                # sessions ended or unused for a long time are of no more use: forget them
+                old = now - SESSION_RETENTION
+                s.execute(
+                    LoginSession.__table__.delete().where(
+                        (LoginSession.last_seen < old)
+                        | (LoginSession.ended_at.is_not(None) & (LoginSession.ended_at < old))
+                    )
+                )
                 s.add(
                     LoginSession(
                         token_hash=token_hash(token),
