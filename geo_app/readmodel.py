@@ -1,20 +1,24 @@
-"""The read model: what every door reads, per data revision and day.
+"""The read model: what every door reads, per programme, data revision and day.
 
 The map page, the API, the exports, the GIS downloads and the CLI all ask this module what the
 units show, the figures above the map, the date those figures stand at and the trend, so the
-screen and the paper cannot disagree. Dates come from the one clock (`geo_app.clock`).
+screen and the paper cannot disagree. Dates come from the one clock (`geo_app.clock`); the
+statuses, gravity and figures from the programme's definition (`geo_app.core.programme`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, Protocol
 
 from geo_app import clock
 from geo_app.cache import LRUCache
-from geo_app.core.records import NOT_LISTED, Standing, summary, trend
+from geo_app.core import programme as programmes
+from geo_app.core.programme import NOT_LISTED, Programme
+from geo_app.core.records import Standing, trend
+from geo_app.i18n import format_date, format_timestamp
 from geo_app.store import Store
 
 
@@ -41,6 +45,7 @@ class View:
         codes: Sequence[str],
         standing: Standing,
     ):
+        self.programme: Programme = programmes.get(standing.programme)
         self.division = division
         self.revision = revision
         self.as_of = as_of
@@ -86,7 +91,7 @@ class View:
     def figures(self) -> dict[str, Any]:
         """Return the figures: units, listed, counts per status, transformed_pct, sample and
         updated_on (ISO, or None)."""
-        out = summary(self.listed.values(), len(self.codes))
+        out = self.programme.summary(self.listed.values(), len(self.codes))
         out["sample"] = self.sample
         out["updated_on"] = self.updated_on.isoformat() if self.updated_on else None
         return out
@@ -114,12 +119,19 @@ class ReadModel:
         """Return the data revision (see `Store.revision`): the key of everything cached."""
         return self.store.revision()
 
-    def standing(self, day: dt.date | None = None, revision: int | None = None) -> Standing:
-        """Return the records in force on `day` (now when None): own and former units'."""
+    def standing(
+        self,
+        day: dt.date | None = None,
+        revision: int | None = None,
+        programme: str | None = None,
+    ) -> Standing:
+        """Return the records of `programme` in force on `day` (now when None): own and
+        former units'."""
         revision = self.revision() if revision is None else revision
+        code = programmes.get(programme).code
         return self.cache.get(
-            ("standing", self.division, revision, day),
-            lambda: self.store.standing(self.division, day),
+            ("standing", code, self.division, revision, day),
+            lambda: self.store.standing(self.division, day, code),
         )
 
     def view(
@@ -128,34 +140,145 @@ class ReadModel:
         day: dt.date | None = None,
         revision: int | None = None,
         units_key: str = "",
+        programme: str | None = None,
     ) -> View:
-        """Return what the units `codes` show on `day` (now when None).
+        """Return what the units `codes` show in `programme` on `day` (now when None).
 
         The revision is read before the records, so whatever is cached under it holds content
         at least as new as its key says. With `units_key` (what identifies `codes`, e.g. the
         boundary set's key) the view itself is cached, with the figures it computes.
         """
         revision = self.revision() if revision is None else revision
+        code = programmes.get(programme).code
 
         def make() -> View:
-            return View(self.division, revision, day, list(codes), self.standing(day, revision))
+            standing = self.standing(day, revision, code)
+            return View(self.division, revision, day, list(codes), standing)
 
         if not units_key:
             return make()
-        return self.cache.get(("view", self.division, revision, day, units_key), make)
+        return self.cache.get(("view", code, self.division, revision, day, units_key), make)
 
-    def trend(self, day: dt.date | None = None, revision: int | None = None) -> list[dict]:
-        """Return the count per status at each month's end up to `day` (today when None).
+    def trend(
+        self,
+        day: dt.date | None = None,
+        revision: int | None = None,
+        programme: str | None = None,
+    ) -> list[dict]:
+        """Return the count per status of `programme` at each month's end up to `day` (today
+        when None).
 
         Units count with the roll-up of their own and their former units' records, as on the
         map.
         """
         revision = self.revision() if revision is None else revision
         end = day or clock.today()
+        prog = programmes.get(programme)
 
         def make() -> list[dict[str, Any]]:
             pairs = self.store.crosswalk_into(self.division)
-            former = {old: self.store.events(old) for old in {p["old_division"] for p in pairs}}
-            return trend(self.store.events(self.division), end, former, pairs)
+            olds = {p["old_division"] for p in pairs}
+            former = {old: self.store.events(old, prog.code) for old in olds}
+            events = self.store.events(self.division, prog.code)
+            return trend(events, end, former, pairs, prog)
 
-        return self.cache.get(("trend", self.division, revision, end), make)
+        return self.cache.get(("trend", prog.code, self.division, revision, end), make)
+
+    def details(
+        self,
+        unit: Mapping[str, str],
+        day: dt.date | None = None,
+        programme: str | None = None,
+        lang: str = "vi",
+        revision: int | None = None,
+    ) -> dict[str, Any]:
+        """Return one unit's details in `programme` on `day` (now when None), as the panel,
+        ``GET /api/communes/<code>`` and ``geo-app status show`` give them.
+
+        ``status`` is what the map shows: the gravest of the unit's own record
+        (``own_status``) and of the records of the former units that went into it, listed in
+        ``former``, each with its own status and dates and whether it was split between
+        several units. ``history`` is the unit's history up to `day`, in the order it holds.
+
+        Parameters
+        ----------
+        unit:
+            ``code``, ``name`` and ``kind`` of the unit.
+        """
+        prog = programmes.get(programme)
+        code = unit["code"]
+        standing = self.standing(day, revision, prog.code)
+        stored = (
+            self.store.record(self.division, code, prog.code)
+            if day is None
+            else standing.records.get(code)
+        )
+        history = self.store.history(self.division, code, prog.code)
+        if day is not None:
+            history = [h for h in history if h["effective_on"] <= day.isoformat()]
+        own_status = stored.record.status if stored else NOT_LISTED
+        former = []
+        former_units = standing.former_units(code)
+        for pair, rec in former_units:
+            st = rec.record.status if rec else NOT_LISTED
+            former.append(
+                {
+                    "division": pair["old_division"],
+                    "code": pair["old_code"],
+                    "name": pair["name"],
+                    "kind": pair["kind"],
+                    "split": bool(pair["split"]),
+                    "status": st,
+                    "status_label": prog.label(st, lang),
+                    "record": _record_dict(prog, rec, lang) if rec else None,
+                }
+            )
+        status = prog.rollup([own_status, *(f["status"] for f in former)])
+        return {
+            "code": code,
+            "name": unit.get("name", ""),
+            "kind": unit.get("kind", ""),
+            "programme": prog.code,
+            "status": status,
+            "status_label": prog.label(status, lang),
+            "own_status": own_status,
+            "own_status_label": prog.label(own_status, lang),
+            "record": _record_dict(prog, stored, lang) if stored else None,
+            "former": former,
+            "sample": bool(stored and stored.sample)
+            or any(rec is not None and rec.sample for _, rec in former_units),
+            "as_of": day.isoformat() if day else None,
+            "history": [
+                {
+                    **h,
+                    "old_status_label": prog.label(h["old_status"], lang)
+                    if h["old_status"]
+                    else None,
+                    "new_status_label": prog.label(h["new_status"], lang),
+                    "effective_on_display": format_date(
+                        dt.date.fromisoformat(h["effective_on"]), lang
+                    ),
+                    "changed_at_display": format_timestamp(
+                        dt.datetime.fromisoformat(h["changed_at"]), lang
+                    ),
+                    # recorded after a change that takes effect later: it went into the past
+                    "correction": any(
+                        o["id"] < h["id"] and o["effective_on"] > h["effective_on"] for o in history
+                    ),
+                }
+                for h in history
+            ],
+        }
+
+
+def _record_dict(prog: Programme, stored: Any, lang: str) -> dict[str, Any]:
+    """Return a stored record as JSON, with its dates also written for `lang` (``display``)."""
+    record = stored.to_dict()
+    record["display"] = {
+        f.name: format_date(dt.date.fromisoformat(record[f.name]), lang)
+        if record.get(f.name)
+        else ""
+        for f in prog.fields
+        if f.type == "date"
+    }
+    return record

@@ -14,6 +14,9 @@
   var geo = { map: null, layer: null, byCode: {}, selected: null, request: 0, data: null };
   var me = null;
   var asOf = config.as_of ? "&as_of=" + encodeURIComponent(config.as_of) : "";
+  // every API call names the programme the page shows (the default one needs no parameter)
+  var prog = config.programme && config.programme !== "hotspot"
+    ? "&programme=" + encodeURIComponent(config.programme) : "";
 
   function $(id) { return document.getElementById(id); }
   function field(name) { return document.querySelector('#panel [data-field="' + name + '"]'); }
@@ -113,6 +116,23 @@
     node.classList.toggle("empty", !text);
   }
 
+  /* the record's fields, as the programme's definition lists them */
+  function showFields(rec) {
+    config.fields.forEach(function (f) {
+      if (f.type === "list") {
+        var list = field(f.name);
+        list.textContent = "";
+        var items = rec[f.name] || [];
+        (items.length ? items : [T.none]).forEach(function (p) { list.appendChild(el("li", null, p)); });
+      } else if (f.type === "date") {
+        setFact(f.name, rec.display[f.name]);
+      } else {
+        var value = rec[f.name];
+        setFact(f.name, value === null || value === undefined ? "" : String(value));
+      }
+    });
+  }
+
   /* -- export links: the province, or the selected unit with its neighbours ---------------- */
   var exportArea = $("export-area");
   function updateExports() {
@@ -159,7 +179,7 @@
     if (options && options.zoom) { zoomTo(lyr); }
 
     var ticket = ++geo.request;
-    fetch(config.api.unit + encodeURIComponent(code) + "?lang=" + config.lang + asOf, {
+    fetch(config.api.unit + encodeURIComponent(code) + "?lang=" + config.lang + prog + asOf, {
       headers: { Accept: "application/json" },
       credentials: "same-origin"
     })
@@ -192,8 +212,9 @@
       var rec = f.record;
       if (rec) {
         var dates = [];
-        if (rec.display.designated_on) { dates.push(T.listed_on + " " + rec.display.designated_on); }
-        if (rec.display.transformed_on) { dates.push(T.transformed_on + " " + rec.display.transformed_on); }
+        config.former_dates.forEach(function (f) {
+          if (rec.display[f.name]) { dates.push(f.label + " " + rec.display[f.name]); }
+        });
         if (dates.length) { item.appendChild(el("div", "meta", dates.join(" · "))); }
       }
       list.appendChild(item);
@@ -224,16 +245,7 @@
       note.hidden = true;
     }
     if (rec) {
-      setFact("designated_on", rec.display.designated_on);
-      setFact("target_on", rec.display.target_on);
-      setFact("transformed_on", rec.display.transformed_on);
-      setFact("unit", rec.unit);
-      var problems = field("problems");
-      problems.textContent = "";
-      (rec.problems.length ? rec.problems : [T.none]).forEach(function (p) {
-        problems.appendChild(el("li", null, p));
-      });
-      setFact("notes", rec.notes);
+      showFields(rec);
       field("record").hidden = false;
     }
     var list = field("history");
@@ -286,8 +298,6 @@
   /* -- editing a record ------------------------------------------------------------------- */
   var editForm = $("edit-form");
   var editMessage = $("edit-message");
-  var EDIT_DATES = { designated_on: "edit-designated", target_on: "edit-target",
-    transformed_on: "edit-transformed" };
 
   function showEditMessage(text, kind) {
     editMessage.textContent = text || "";
@@ -313,10 +323,11 @@
     $("edit-effective").dataset.last = last;
     $("edit-correction").checked = false;
     $("edit-note").value = "";
-    Object.keys(EDIT_DATES).forEach(function (k) { $(EDIT_DATES[k]).value = rec[k] || ""; });
-    $("edit-unit").value = rec.unit || "";
-    $("edit-problems").value = (rec.problems || []).join("; ");
-    $("edit-notes").value = rec.notes || "";
+    config.fields.forEach(function (f) {
+      var value = rec[f.name];
+      if (f.type === "list") { value = (value || []).join("; "); }
+      $("edit-" + f.name).value = value === null || value === undefined ? "" : value;
+    });
     showEditMessage("");
     editForm.hidden = false;
     $("edit-open").hidden = true;
@@ -324,7 +335,7 @@
   }
 
   function refreshFigures() {
-    return fetch(config.api.summary + "?lang=" + config.lang, {
+    return fetch(config.api.summary + "?lang=" + config.lang + prog, {
       headers: { Accept: "application/json" }, credentials: "same-origin"
     })
       .then(function (response) { return response.ok ? response.json() : null; })
@@ -367,16 +378,16 @@
       effective_on: $("edit-effective").value,
       correction: $("edit-correction").checked,
       note: $("edit-note").value,
-      version: data.record ? data.record.version : null,
-      unit: $("edit-unit").value,
-      problems: $("edit-problems").value,
-      notes: $("edit-notes").value
+      version: data.record ? data.record.version : null
     };
-    Object.keys(EDIT_DATES).forEach(function (k) { body[k] = $(EDIT_DATES[k]).value || null; });
+    config.fields.forEach(function (f) {
+      var value = $("edit-" + f.name).value;
+      body[f.name] = f.type === "date" || f.type === "number" ? value || null : value;
+    });
     var code = data.code;
     $("edit-save").disabled = true;
     showEditMessage(T.saving, "");
-    fetch(config.api.unit + encodeURIComponent(code) + "/status?lang=" + config.lang, {
+    fetch(config.api.unit + encodeURIComponent(code) + "/status?lang=" + config.lang + prog, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json",
         "X-CSRFToken": me.csrf_token },

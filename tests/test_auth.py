@@ -33,6 +33,7 @@ MATRIX: dict[str, tuple] = {
     "api.commune": ("GET", "/api/communes/16522", "read", 200, {}),
     "api.summary": ("GET", "/api/summary?as_of=2024-06-30", "read", 200, {}),
     "api.trend": ("GET", "/api/trend", "read", 200, {}),
+    "api.programmes_list": ("GET", "/api/programmes", "read", 200, {}),
     "api.search": ("GET", "/api/search?q=quang", "read", 200, {}),
     "api.edit_status": ("POST", "/api/communes/14845/status", "edit_assigned", 200, {"edit": 1}),
     "api.import_status": ("POST", "/api/status/import", "import", 200, {"upload": 1}),

@@ -79,7 +79,7 @@ def test_exports_are_cached_until_the_data_changes(app, client):
     assert again.status_code == 304
     store = app.extensions["geo_app"].store
     stored = store.record("2025", "16522")
-    changed = stored.record.__class__(**{**stored.record.__dict__, "status": "relapsed"})
+    changed = stored.record.replace(status="relapsed")
     store.apply(
         [Change(changed, stored.record, dt.date(2025, 6, 1), expected_version=stored.version)],
         actor="test",

@@ -13,25 +13,28 @@ the same message (`ChangeRefused`):
    change by date.
 3. **Not before** `EARLIEST`: no record of these programmes is older, and such a date is a
    typing error.
-4. **Relapse.** A transformed (or relapsed) unit that turns hotspot or in progress again is
-   recorded as relapsed (`relapse`), against the status in force on the change's day.
+4. **Relapse.** Where the programme's definition has a relapse rule (hotspot: a transformed or
+   relapsed unit that turns hotspot or in progress again is recorded as relapsed), it applies
+   against the status in force on the change's day (`relapse`).
 
 An imported row says when its status took effect in its ``status_since`` column; without one,
-`plan_row` takes the best date the row itself gives (``transformed_on`` for a transformed unit,
-``designated_on`` for a hotspot), else the import day. A unit designated on a day counts as
-listed (hotspot) from that day, so it is never "not listed" afterwards. Every change keeps how
-its date was found (`DATE_GIVEN`, `DATE_ROW`, `DATE_IMPORT`), so the trend can say which months
-rest on import dates.
+`plan_row` takes the best date the row itself gives (the field its status is ``dated_by`` in
+the definition: ``transformed_on`` for a transformed unit, ``designated_on`` for a hotspot),
+else the import day. Where the definition has a listing (hotspot: ``designated_on``), a unit
+listed on a day counts as listed from that day, so it is never "not listed" afterwards. Every
+change keeps how its date was found (`DATE_GIVEN`, `DATE_ROW`, `DATE_IMPORT`), so the trend can
+say which months rest on import dates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from geo_app.core.records import HOTSPOT, IN_PROGRESS, RELAPSED, TRANSFORMED, Event, Record
+from geo_app.core import programme as programmes
+from geo_app.core.records import Event, Record
 from geo_app.errors import BadRequest
 from geo_app.i18n import N_, gettext
 
@@ -69,16 +72,14 @@ class ChangeRefused(BadRequest):
         return gettext(self.msgid, lang, **self.params)
 
 
-def relapse(old: str | None, new: str) -> str:
-    """Return the status to record when a unit goes from `old` to `new`.
+def relapse(old: str | None, new: str, programme: str | None = None) -> str:
+    """Return the status to record when a unit goes from `old` to `new` in `programme`.
 
-    A transformed (or already relapsed) unit that turns hotspot or in progress again is
-    recorded as relapsed: the programme counts every unit that turns complex after its
-    transformation.
+    Hotspot: a transformed (or already relapsed) unit that turns hotspot or in progress again
+    is recorded as relapsed, so the programme counts every unit that turns complex after its
+    transformation. A programme without a relapse rule records `new`.
     """
-    if old in (TRANSFORMED, RELAPSED) and new in (HOTSPOT, IN_PROGRESS):
-        return RELAPSED
-    return new
+    return programmes.get(programme).relapse(old, new)
 
 
 def check_effective(
@@ -151,10 +152,10 @@ class Step:
 
 
 def _row_date(record: Record) -> tuple[dt.date | None, str]:
-    if record.status == TRANSFORMED and record.transformed_on:
-        return record.transformed_on, "transformed_on"
-    if record.status == HOTSPOT and record.designated_on:
-        return record.designated_on, "designated_on"
+    """Return the date the row's own fields give its status, and that field's name."""
+    name = programmes.get(record.programme).by_code[record.status].dated_by
+    if name and record.get(name):
+        return record.get(name), name
     return None, "status_since"
 
 
@@ -199,21 +200,23 @@ def plan_row(
     check_effective(day, today=today, last=last, correction=correct, field=field)
     correction = last is not None and day < last
     before = status_on(history, day) if correction else (current.status if current else None)
-    new = replace(record, status=relapse(before, record.status))
+    prog = programmes.get(record.programme)
+    new = record.replace(status=prog.relapse(before, record.status))
     steps: list[Step] = []
     if current is None or current.content() != new.content():
         steps.append(Step(new, day, dated_by, correction))
     elif correct and day < (held_since(history) or day):
         steps.append(Step(new, day, dated_by, True))  # the same status, known since earlier
-    designated = record.designated_on
-    if designated is not None and new.status != HOTSPOT and designated <= today:
+    designated = record.get(prog.listing_field) if prog.listing_field else None
+    if designated is not None and new.status != prog.listing_status and designated <= today:
         first = min((e.effective_on for e in history), default=None)
         if first is None:
             missing = bool(steps) and designated < steps[0].day
         else:
             missing = correct and designated < first
         if missing:
-            check_effective(designated, today=today, last=None, field="designated_on")
-            listing = replace(record, status=HOTSPOT, transformed_on=None)
+            check_effective(designated, today=today, last=None, field=prog.listing_field)
+            cleared = {f: None for f in {s.stamps for s in prog.statuses if s.stamps}}
+            listing = record.replace(status=prog.listing_status, **cleared)
             steps.insert(0, Step(listing, designated, DATE_ROW, first is not None))
     return steps

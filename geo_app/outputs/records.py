@@ -7,11 +7,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from geo_app.core import programme as programmes
 from geo_app.errors import BadRequest
-from geo_app.io.importer import HEADERS, UnitRef
+from geo_app.io.importer import UnitRef, headers
 
 
-def export_rows(units: Sequence[UnitRef], records: Mapping[str, Any]) -> list[list[str]]:
+def export_rows(
+    units: Sequence[UnitRef], records: Mapping[str, Any], programme: str | None = None
+) -> list[list[str]]:
     """Return the header and one row per record, in unit-code order, for CSV or XLSX.
 
     Parameters
@@ -20,9 +23,12 @@ def export_rows(units: Sequence[UnitRef], records: Mapping[str, Any]) -> list[li
         The units records may name (for their name and kind).
     records:
         Stored records by code (`geo_app.readmodel.View.standing.records`).
+    programme:
+        Whose fields make the columns (the default programme when None).
     """
+    prog = programmes.get(programme)
     by_code = {u.code: u for u in units}
-    rows: list[list[str]] = [list(HEADERS)]
+    rows: list[list[str]] = [list(headers(prog))]
     for code, stored in sorted(records.items()):
         rec = stored.record
         unit = by_code.get(code)
@@ -32,12 +38,7 @@ def export_rows(units: Sequence[UnitRef], records: Mapping[str, Any]) -> list[li
                 unit.name if unit else "",
                 unit.kind if unit else "",
                 rec.status,
-                rec.designated_on.isoformat() if rec.designated_on else "",
-                rec.target_on.isoformat() if rec.target_on else "",
-                rec.transformed_on.isoformat() if rec.transformed_on else "",
-                rec.unit,
-                "; ".join(rec.problems),
-                rec.notes,
+                *(f.to_text(rec.get(f.name)) for f in prog.fields),
             ]
         )
     return rows

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import Date
 
 from geo_app import clock
+from geo_app.core.programme import DEFAULT
 from geo_app.core.records import Event, Record, Standing, state_as_of
 from geo_app.errors import GeoAppError, NotFound, StoreUnavailable
 from geo_app.store.models import (
@@ -156,31 +157,37 @@ class Store:
 
         return self._guard(run)
 
-    def records(self, division: str) -> dict[str, StoredRecord]:
-        """Return every current record of `division`, by code."""
+    def records(self, division: str, programme: str = DEFAULT) -> dict[str, StoredRecord]:
+        """Return every current record of `division` in `programme`, by code."""
 
         def run():
             with self.session() as s:
-                rows = s.scalars(select(StatusRecord).where(StatusRecord.division == division))
+                rows = s.scalars(
+                    select(StatusRecord).where(
+                        StatusRecord.programme == programme, StatusRecord.division == division
+                    )
+                )
                 return {r.code: _stored(r) for r in rows}
 
         return self._guard(run)
 
-    def record(self, division: str, code: str) -> StoredRecord | None:
-        """Return the current record of one unit, or None."""
+    def record(self, division: str, code: str, programme: str = DEFAULT) -> StoredRecord | None:
+        """Return the current record of one unit in `programme`, or None."""
 
         def run():
             with self.session() as s:
                 row = s.scalar(
                     select(StatusRecord).where(
-                        StatusRecord.division == division, StatusRecord.code == code
+                        StatusRecord.programme == programme,
+                        StatusRecord.division == division,
+                        StatusRecord.code == code,
                     )
                 )
                 return _stored(row) if row else None
 
         return self._guard(run)
 
-    def history(self, division: str, code: str) -> list[dict[str, Any]]:
+    def history(self, division: str, code: str, programme: str = DEFAULT) -> list[dict[str, Any]]:
         """Return the history of one unit in the order it holds: by effective day, then as
         recorded (a correction sits where it belongs, not where it was typed)."""
 
@@ -188,7 +195,11 @@ class Store:
             with self.session() as s:
                 rows = s.scalars(
                     select(HistoryEntry)
-                    .where(HistoryEntry.division == division, HistoryEntry.code == code)
+                    .where(
+                        HistoryEntry.programme == programme,
+                        HistoryEntry.division == division,
+                        HistoryEntry.code == code,
+                    )
                     .order_by(HistoryEntry.effective_on, HistoryEntry.id)
                 )
                 return [_history_dict(h) for h in rows]
@@ -211,8 +222,9 @@ class Store:
 
         return self._guard(run)
 
-    def events(self, division: str) -> list[Event]:
-        """Return every history entry of `division` as dated events, oldest first."""
+    def events(self, division: str, programme: str = DEFAULT) -> list[Event]:
+        """Return every history entry of `division` in `programme` as dated events, oldest
+        first (as recorded)."""
 
         def run():
             with self.session() as s:
@@ -225,51 +237,56 @@ class Store:
                         HistoryEntry.new,
                         HistoryEntry.date_source,
                     )
-                    .where(HistoryEntry.division == division)
+                    .where(HistoryEntry.programme == programme, HistoryEntry.division == division)
                     .order_by(HistoryEntry.id)
                 )
                 return [Event(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
         return self._guard(run)
 
-    def records_as_of(self, division: str, day: dt.date | None) -> dict[str, StoredRecord]:
+    def records_as_of(
+        self, division: str, day: dt.date | None, programme: str = DEFAULT
+    ) -> dict[str, StoredRecord]:
         """Return the records of `division` in force on `day` by code (current when None).
 
         Records rebuilt from history carry version 0 and no ``updated_at``; their ``sample``
         flag is the current record's.
         """
-        current = self.records(division)
+        current = self.records(division, programme)
         if day is None:
             return current
         out: dict[str, StoredRecord] = {}
-        for code, ev in state_as_of(self.events(division), day).items():
-            record = Record.from_content(ev.content or {"code": code, "status": ev.status})
+        for code, ev in state_as_of(self.events(division, programme), day).items():
+            content = ev.content or {"code": code, "status": ev.status, "division": division}
+            record = Record.from_content(content, programme)
             record.status = ev.status
             now = current.get(code)
             out[code] = StoredRecord(record, 0, None, bool(now and now.sample))  # type: ignore[arg-type]
         return out
 
-    def standing(self, division: str, day: dt.date | None = None) -> Standing:
-        """Return what the units of `division` show on `day` (now when None).
+    def standing(
+        self, division: str, day: dt.date | None = None, programme: str = DEFAULT
+    ) -> Standing:
+        """Return what the units of `division` show in `programme` on `day` (now when None).
 
         That is their own records and, through the crosswalk into `division`, the records of
-        the former units that went into them (see `geo_app.status.Standing`).
+        the former units that went into them (see `geo_app.core.records.Standing`).
         """
         pairs = self.crosswalk_into(division)
         former: dict[tuple[str, str], StoredRecord] = {}
         for old in sorted({p["old_division"] for p in pairs}):
-            for code, rec in self.records_as_of(old, day).items():
+            for code, rec in self.records_as_of(old, day, programme).items():
                 former[(old, code)] = rec
-        return Standing(self.records_as_of(division, day), former, pairs)
+        return Standing(self.records_as_of(division, day, programme), former, pairs, programme)
 
-    def last_effective(self, division: str) -> dict[str, dt.date]:
-        """Return, per unit, the latest effective date in its history."""
+    def last_effective(self, division: str, programme: str = DEFAULT) -> dict[str, dt.date]:
+        """Return, per unit, the latest effective date in its history in `programme`."""
 
         def run():
             with self.session() as s:
                 rows = s.execute(
                     select(HistoryEntry.code, func.max(HistoryEntry.effective_on))
-                    .where(HistoryEntry.division == division)
+                    .where(HistoryEntry.programme == programme, HistoryEntry.division == division)
                     .group_by(HistoryEntry.code)
                 )
                 return {code: day for code, day in rows}
@@ -767,6 +784,7 @@ class Store:
                         _write_one(s, ch, now, sample)
                     s.add(
                         HistoryEntry(
+                            programme=ch.record.programme,
                             division=ch.record.division,
                             code=ch.record.code,
                             changed_at=now,
@@ -787,8 +805,9 @@ class Store:
                             actor=actor,
                             action=_action(ch),
                             source=source,
-                            target=f"{ch.record.division}:{ch.record.code}",
+                            target=_target(ch.record),
                             details={
+                                "programme": ch.record.programme,
                                 "old_status": ch.old.status if ch.old else None,
                                 "new_status": ch.record.status,
                                 "effective_on": ch.effective_on.isoformat(),
@@ -802,6 +821,21 @@ class Store:
         return self._guard(run)
 
 
+def _target(rec: Record) -> str:
+    """Return the audit target of a record: "2025:16522", or "drugs:2025:16522" outside the
+    default programme."""
+    where = f"{rec.division}:{rec.code}"
+    return where if rec.programme == DEFAULT else f"{rec.programme}:{where}"
+
+
+def _where(rec: Record) -> list:
+    return [
+        StatusRecord.programme == rec.programme,
+        StatusRecord.division == rec.division,
+        StatusRecord.code == rec.code,
+    ]
+
+
 def _action(ch: Change) -> str:
     if ch.correction:
         return "status.correct"
@@ -811,7 +845,7 @@ def _action(ch: Change) -> str:
 def _count_correction(s: Session, ch: Change, now: dt.datetime) -> None:
     """Count a correction on the unit's record (its version moves); its content stays."""
     rec = ch.record
-    where = [StatusRecord.division == rec.division, StatusRecord.code == rec.code]
+    where = _where(rec)
     if ch.expected_version is not None:
         where.append(StatusRecord.version == ch.expected_version)
     result = s.execute(
@@ -823,29 +857,25 @@ def _count_correction(s: Session, ch: Change, now: dt.datetime) -> None:
 
 def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
     rec = ch.record
+    content = rec.content()
     values = dict(
         status=rec.status,
-        designated_on=rec.designated_on,
-        target_on=rec.target_on,
-        transformed_on=rec.transformed_on,
-        unit=rec.unit,
-        problems=list(rec.problems),
-        notes=rec.notes,
+        fields={k: v for k, v in content.items() if k not in _NOT_FIELDS},
         sample=sample,
         updated_at=now,
     )
     if ch.old is None:
-        exists = s.scalar(
-            select(StatusRecord.id).where(
-                StatusRecord.division == rec.division, StatusRecord.code == rec.code
-            )
-        )
+        exists = s.scalar(select(StatusRecord.id).where(*_where(rec)))
         if exists is not None:
             raise Conflict(f"unit {rec.code} gained a record meanwhile; reload and try again")
-        s.add(StatusRecord(division=rec.division, code=rec.code, version=1, **values))
+        s.add(
+            StatusRecord(
+                programme=rec.programme, division=rec.division, code=rec.code, version=1, **values
+            )
+        )
         s.flush()
         return
-    where = [StatusRecord.division == rec.division, StatusRecord.code == rec.code]
+    where = _where(rec)
     if ch.expected_version is not None:
         where.append(StatusRecord.version == ch.expected_version)
     result = s.execute(
@@ -855,6 +885,8 @@ def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
         raise Conflict(f"unit {rec.code} was changed meanwhile; reload and try again")
 
 
+#: What a record's content holds besides its fields.
+_NOT_FIELDS = ("code", "status", "division", "programme")
 BACKUP_FORMAT = "geo-app-backup/1"
 
 

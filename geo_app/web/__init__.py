@@ -9,6 +9,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from geo_app import clock, config
+from geo_app.core import programme as programmes
 from geo_app.errors import GeoAppError
 from geo_app.web import admin, api, auth, downloads, exports, pages
 from geo_app.web.common import ROOT, Services, error_response
@@ -20,6 +21,7 @@ def build_app(overrides: dict[str, Any] | None = None, warm: bool = False) -> Fl
     """Build the Flask app on the settings (see `geo_app.config`)."""
     settings = config.load(overrides)
     clock.set_zone(settings["TIMEZONE"])
+    programmes.configure([settings["PROGRAMMES_DIR"]])
     app = Flask(
         "geo_app",
         static_folder=str(ROOT / "static"),

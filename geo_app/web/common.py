@@ -10,7 +10,9 @@ import datetime as dt
 import functools
 import gzip
 import hashlib
+import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -32,9 +34,12 @@ from flask_login import LoginManager, current_user
 
 from geo_app import clock
 from geo_app.cache import LRUCache
+from geo_app.core import programme as programmes
+from geo_app.core.programme import Programme
 from geo_app.errors import BadRequest
 from geo_app.geodata import boundaries
 from geo_app.io import importer
+from geo_app.outputs import registry
 from geo_app.readmodel import ReadModel, View
 from geo_app.store import Store
 from geo_app.webmap import maps
@@ -61,6 +66,7 @@ FONT_FILES = {
     700: "BeVietnamPro-Bold.ttf",
 }
 
+LOGGER = logging.getLogger(__name__)
 login_manager = LoginManager()
 
 
@@ -111,11 +117,35 @@ def unit_geometry() -> maps.UnitGeometry:
     )
 
 
-def view_as_of(day: dt.date | None, revision: int | None = None) -> View:
-    """Return what the boundary set's units show on `day` (now when None), from the read
-    model (cached per data revision and day)."""
+def view_as_of(
+    day: dt.date | None, revision: int | None = None, programme: str | None = None
+) -> View:
+    """Return what the boundary set's units show in `programme` (the request's when None) on
+    `day` (now when None), from the read model (cached per data revision and day)."""
     geometry = unit_geometry()
-    return services().reader.view(geometry.codes, day, revision, units_key=geometry.key)
+    code = programme or request_programme().code
+    return services().reader.view(
+        geometry.codes, day, revision, units_key=geometry.key, programme=code
+    )
+
+
+# -- programmes -------------------------------------------------------------------------------
+def request_programme() -> Programme:
+    """Return the programme of the request: ``?programme=CODE`` (form field too), default
+    hotspot.
+
+    Raises
+    ------
+    BadRequest
+        Naming the programmes there are, when the code is unknown.
+    """
+    code = request.args.get("programme") or request.form.get("programme") or None
+    return programmes.get(code)
+
+
+def programme_query(prog: Programme) -> dict[str, str]:
+    """Return the query parameter that keeps `prog` on a link ({} for the default one)."""
+    return {} if prog.code == programmes.DEFAULT else {"programme": prog.code}
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -296,7 +326,9 @@ def page_context() -> dict[str, Any]:
 
 
 # -- imports through the web ----------------------------------------------------------------
-def run_web_import(upload, dry_run: bool, correct: bool = False) -> importer.ImportResult:
+def run_web_import(
+    upload, dry_run: bool, correct: bool = False, programme: str | None = None
+) -> importer.ImportResult:
     """Import an uploaded status file as the logged-in user (all rows, or nothing)."""
     if upload is None or not upload.filename:
         raise BadRequest(_("Choose a status file (.csv or .xlsx) to import."))
@@ -314,4 +346,73 @@ def run_web_import(upload, dry_run: bool, correct: bool = False) -> importer.Imp
         dry_run=dry_run,
         correct=correct,
         lang=page_lang(),
+        programme=programme,
     )
+
+
+# -- exports and downloads (the one export registry) ------------------------------------------
+_GDAL_LOCK = threading.Lock()
+
+
+def _source_units():
+    """Return the boundary set's own (repaired, not simplified) units, read once per set."""
+    svc = services()
+    s = svc.settings
+    return map_cache().get(
+        ("source-units", svc.display().key),
+        lambda: (
+            boundaries.load(
+                s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
+            ).units
+        ),
+    )
+
+
+def export_source(view: View) -> registry.Source:
+    """Return what an export of `view` is made from."""
+    display = services().display()
+    label = registry.source_label(services().settings)
+    return registry.Source(view, display.units, display.key, _source_units, label)
+
+
+def _export_params() -> dict[str, Any]:
+    """Return the query parameters but ``as_of``; ``area`` may be repeated or comma-separated."""
+    params: dict[str, Any] = {}
+    for name in request.args:
+        if name == "as_of":
+            continue
+        values = request.args.getlist(name)
+        params[name] = values if name == "area" else values[-1]
+    return params
+
+
+def send_output(output: registry.Output, fmt: str) -> Response:
+    """Render (or take from the cache) one export of the registry and send it as a download.
+
+    The bytes are kept per (export, boundary set, data revision, day the figures stand at,
+    as-of day, options), so a status change shows in the next export at once.
+    """
+    options = output.parse(_export_params(), fmt)
+    as_of = parse_as_of()
+    svc = services()
+    revision = svc.revision()
+    view = view_as_of(as_of, revision, options.programme)
+    key = (output.name, svc.display().key, revision, view.figures_date, as_of, options)
+
+    def make() -> tuple[bytes, str]:
+        source = export_source(view)
+        if output.group == "data":
+            with _GDAL_LOCK:  # the GIS writers (GDAL) are not thread-safe; the files are small
+                body = output.render(source, options)
+        else:
+            body = output.render(source, options)
+        name = output.file_name(source, options)
+        LOGGER.info("export %s rendered: %s (%d bytes)", output.name, name, len(body))
+        return body, name
+
+    body, name = file_cache().get(key, make)
+    response = Response(body, mimetype=output.formats[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    return response.make_conditional(request)

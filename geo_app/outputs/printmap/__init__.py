@@ -1,7 +1,6 @@
 """Briefing maps and packs drawn with matplotlib (the only room matplotlib lives in)."""
 
 from geo_app.outputs.printmap.render import (
-    DEFAULT_TITLE,
     MIME_TYPES,
     ExportOptions,
     MapData,
@@ -14,12 +13,10 @@ from geo_app.outputs.printmap.render import (
     render_map,
     render_pack,
     save,
-    source_label,
     split_codes,
 )
 
 __all__ = [
-    "DEFAULT_TITLE",
     "MIME_TYPES",
     "ExportOptions",
     "MapData",
@@ -32,6 +29,5 @@ __all__ = [
     "render_map",
     "render_pack",
     "save",
-    "source_label",
     "split_codes",
 ]
