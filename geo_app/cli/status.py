@@ -163,8 +163,8 @@ def status_show(
     if rec:
         for f in prog.fields:
             value = rec["display"].get(f.name) if f.type == "date" else rec.get(f.name)
-            if isinstance(value, list):
-                value = "; ".join(value)
+            if f.type in ("list", "number"):
+                value = f.to_text(value)
             click.echo(f"  {f.label(lang)}: {value if value not in (None, '') else '—'}")
         if rec.get("sample"):
             click.echo("  (sample data)")

@@ -184,6 +184,8 @@ class Programme:
     criteria: tuple[Mapping[str, Any], ...] = ()
     order: int = 100
     source: str = ""
+    short_vi: str = ""
+    short_en: str = ""
     by_code: Mapping[str, Status] = field(default_factory=dict, compare=False, repr=False)
     by_field: Mapping[str, Field] = field(default_factory=dict, compare=False, repr=False)
     _by_key: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -200,6 +202,11 @@ class Programme:
 
     def name(self, lang: str = "vi") -> str:
         return self.name_en if lang == "en" else self.name_vi
+
+    def short_name(self, lang: str = "vi") -> str:
+        """Return the programme's short name (the switcher's), its name when it has none."""
+        short = self.short_en if lang == "en" else self.short_vi
+        return short or self.name(lang)
 
     def text(self, key: str, lang: str = "vi", **params: Any) -> str:
         """Return one of the programme's texts in `lang`, its {placeholders} filled in."""
@@ -342,7 +349,8 @@ def parse(data: Mapping[str, Any], source: str = "") -> Programme:
     code = _need(data, "code", where)
     if not _CODE.match(code):
         raise ProgrammeError(f"{where}: code {code!r} must be 1-32 lower-case letters, digits, _")
-    name_vi, name_en = _labels(_need(data, "name", where, dict), f"{where} [name]")
+    names = _need(data, "name", where, dict)
+    name_vi, name_en = _labels(names, f"{where} [name]")
     fields: list[Field] = []
     for i, f in enumerate(_need(data, "fields", where, list)):
         at = f"{where} [[fields]] #{i + 1}"
@@ -477,6 +485,8 @@ def parse(data: Mapping[str, Any], source: str = "") -> Programme:
         criteria=criteria,
         order=int(data.get("order", 100)),
         source=source,
+        short_vi=names.get("short_vi", ""),
+        short_en=names.get("short_en", ""),
         by_code=by_code,
         by_field=by_field,
         _by_key=keys,

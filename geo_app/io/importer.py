@@ -489,7 +489,7 @@ def is_sample(data: bytes) -> bool:
     digest = hashlib.sha256(data).digest()
     return any(
         digest == hashlib.sha256(f.read_bytes()).digest()
-        for f in SAMPLE_DIR.glob("status_sample_*.csv")
+        for f in SAMPLE_DIR.glob("*_sample_*.csv")
     )
 
 

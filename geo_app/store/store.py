@@ -109,8 +109,8 @@ class Store:
     def session(self) -> Session:
         return self._sessions()
 
-    def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration (idempotent)."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or upgrade the schema to the newest migration, or to `revision` (idempotent)."""
         from alembic import command
         from alembic.config import Config
 
@@ -118,7 +118,7 @@ class Store:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
     def _guard(self, fn, *args, **kwargs):
         try:

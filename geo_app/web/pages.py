@@ -276,7 +276,12 @@ def _render_map_page(
         lang=lang,
         programme=prog,
         programmes=[
-            {"code": p.code, "name": p.name(lang), "query": programme_query(p)}
+            {
+                "code": p.code,
+                "name": p.name(lang),
+                "short": p.short_name(lang),
+                "query": programme_query(p),
+            }
             for p in all_programmes()
         ],
         parts=parts,

@@ -1410,8 +1410,8 @@ def _build_map(
 
     # labels: chosen units, then listed units (gravest first, larger first), then neighbours
     cands: list[tuple[int, str, float, str, str]] = []
-    listed_in_view = [
-        int(i) for i in in_view if statuses[geo.codes[i]] != NOT_LISTED and int(i) not in chosen
+    listed_in_view = [  # the units of the programme's list: their names are what a reader looks for
+        int(i) for i in in_view if page.prog.listed(statuses[geo.codes[i]]) and int(i) not in chosen
     ]
     gravity = page.prog.gravity
     listed_in_view.sort(key=lambda i: (-gravity(statuses[geo.codes[i]]), -geo.areas[i]))
