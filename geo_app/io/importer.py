@@ -488,8 +488,7 @@ def is_sample(data: bytes) -> bool:
     """Tell whether `data` is one of the bundled sample status files."""
     digest = hashlib.sha256(data).digest()
     return any(
-        digest == hashlib.sha256(f.read_bytes()).digest()
-        for f in SAMPLE_DIR.glob("*_sample_*.csv")
+        digest == hashlib.sha256(f.read_bytes()).digest() for f in SAMPLE_DIR.glob("*_sample_*.csv")
     )
 
 
