@@ -228,10 +228,83 @@
     }
   }
 
+  /* the deadline badge ("Quá hạn 45 ngày", "Còn 12 ngày") and the targets' checklist */
+  function showDeadline(data) {
+    var badge = field("deadline");
+    var d = data.deadline || { state: "none" };
+    var text = "";
+    if (d.state === "overdue") { text = T.overdue.replace("{n}", -d.days); }
+    else if (d.state === "due_soon" || d.state === "on_track") {
+      text = T.days_left.replace("{n}", d.days);
+    } else if (d.state === "met_early") { text = T.met_early; }
+    else if (d.state === "met_late") { text = T.met_late; }
+    badge.textContent = text;
+    badge.setAttribute("data-state", d.state);
+    badge.hidden = !text;
+  }
+
+  function showTargets(data) {
+    var list = field("targets");
+    list.textContent = "";
+    var targets = data.targets || [];
+    field("targets-progress").textContent = targets.length
+      ? "(" + data.targets_met + "/" + data.targets_total + ")" : "";
+    targets.forEach(function (t) {
+      var item = el("li");
+      item.setAttribute("data-state", t.state);
+      item.setAttribute("data-key", t.key);
+      var box = el("input");
+      box.type = "checkbox";
+      box.checked = !!t.met_on;
+      box.disabled = !data.can_edit;
+      box.setAttribute("aria-label", t.title);
+      box.addEventListener("change", function () { tickTarget(data.code, t, box); });
+      item.appendChild(box);
+      var text = el("span");
+      text.appendChild(el("span", "target-title", t.title));
+      var meta = t.met_on ? T.target_met.replace("{date}", isoToDisplay(t.met_on))
+        : t.due_on ? T.target_due.replace("{date}", isoToDisplay(t.due_on)) : "";
+      if (t.note) { meta += (meta ? " · " : "") + t.note; }
+      if (meta) { text.appendChild(el("span", "target-meta", meta)); }
+      item.appendChild(text);
+      list.appendChild(item);
+    });
+    field("targets-section").hidden = !targets.length;
+  }
+
+  function isoToDisplay(iso) {
+    var p = iso.split("-");
+    return config.lang === "vi" ? p[2] + "/" + p[1] + "/" + p[0] : iso;
+  }
+
+  function tickTarget(code, target, box) {
+    if (!me) { box.checked = !box.checked; return; }
+    box.disabled = true;
+    fetch(config.api.unit + encodeURIComponent(code) + "/targets?lang=" + config.lang + prog, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json",
+        "X-CSRFToken": me.csrf_token },
+      credentials: "same-origin",
+      body: JSON.stringify({ key: target.key, met_on: box.checked ? config.today : null })
+    })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) { applyResult(data); refreshFigures(); })
+      .catch(function () {
+        box.checked = !box.checked;
+        box.disabled = false;
+        showEditMessage(T.target_error, "error");
+      });
+  }
+
   function showRecord(data) {
     geo.data = data;
     var note = field("message");
     setStatus(data.status);
+    showDeadline(data);
+    showTargets(data);
     showFormer(data);
     var rec = data.record;
     if (!rec) {
@@ -350,6 +423,10 @@
           var row = document.querySelector('.legend-row[data-status="' + status + '"] .legend-count');
           if (row) { row.textContent = fmt.format(s.counts[status]); }
         });
+        ["overdue", "due_soon", "met_early"].forEach(function (state) {
+          var node = document.querySelector('.deadline-count[data-deadline="' + state + '"] .figure-value');
+          if (node && s[state] !== undefined) { node.textContent = fmt.format(s[state]); }
+        });
         document.dispatchEvent(new CustomEvent("geoapp:changed"));
       });
   }
@@ -358,6 +435,10 @@
     if (geo.layer) {
       if (data.status === "not_listed") { delete geo.layer.geoApp.statuses[data.code]; }
       else { geo.layer.geoApp.statuses[data.code] = data.status; }
+      var state = data.deadline ? data.deadline.state : "none";
+      var marks = geo.layer.geoApp.marks.deadline;
+      if (state === "overdue" || state === "due_soon") { marks[data.code] = state; }
+      else { delete marks[data.code]; }
       restyle();
     }
     if (geo.selected === data.code) { showRecord(data); }
@@ -624,4 +705,18 @@
   var legend = $("legend");
   if (phone.matches) { legend.open = false; }
   showMessage(T.map_loading, false);
+  /* -- the deadline filter: a click on "overdue" or "due soon" fades the other units ------- */
+  Array.prototype.forEach.call(document.querySelectorAll("button.deadline-count"), function (btn) {
+    btn.setAttribute("aria-pressed", "false");
+    btn.addEventListener("click", function () {
+      if (!geo.layer) { return; }
+      var state = btn.getAttribute("data-deadline");
+      var on = geo.layer.geoApp.deadlineFilter !== state;
+      geo.layer.geoApp.deadlineFilter = on ? state : null;
+      Array.prototype.forEach.call(document.querySelectorAll("button.deadline-count"), function (b) {
+        b.setAttribute("aria-pressed", String(on && b === btn));
+      });
+      restyle();
+    });
+  });
 })();

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from geo_app.cli import boundaries, db, divisions, export, serve, status, users
+from geo_app.cli import boundaries, db, divisions, export, serve, status, targets, users
 
 
 @click.group()
@@ -18,6 +18,7 @@ main.add_command(boundaries.boundaries_group)
 main.add_command(divisions.divisions)
 main.add_command(status.status)
 main.add_command(users.users)
+main.add_command(targets.targets_group)
 main.add_command(export.export_group)
 main.add_command(serve.serve)
 

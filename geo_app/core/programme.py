@@ -164,6 +164,19 @@ class Field:
 
 
 @dataclass(frozen=True)
+class DefaultTarget:
+    """A target (chỉ tiêu) a newly listed unit starts with."""
+
+    title_vi: str
+    title_en: str
+    #: "deadline": due on the unit's deadline field; a number: that many days after listing
+    due: str | int = "deadline"
+
+    def title(self, lang: str = "vi") -> str:
+        return self.title_en if lang == "en" else self.title_vi
+
+
+@dataclass(frozen=True)
 class Programme:
     """A programme as its definition file gives it (see ``geo_app/programmes/hotspot.toml``)."""
 
@@ -182,6 +195,11 @@ class Programme:
     listing_field: str | None = None
     listing_status: str | None = None
     criteria: tuple[Mapping[str, Any], ...] = ()
+    deadline_field: str | None = None  # the record's deadline (hotspot: target_on)
+    done_status: str | None = None  # reaching it meets the deadline (hotspot: transformed)
+    done_field: str | None = None  # the day it was reached (hotspot: transformed_on)
+    soon_days: int = 30
+    targets: tuple[DefaultTarget, ...] = ()
     order: int = 100
     source: str = ""
     short_vi: str = ""
@@ -450,6 +468,21 @@ def parse(data: Mapping[str, Any], source: str = "") -> Programme:
         missing = [k for k in TEXT_KEYS if not isinstance(got.get(k), str)]
         if missing:
             raise ProgrammeError(f"{where} [texts.{lang}]: missing {', '.join(missing)}")
+    deadline = data.get("deadline") or {}
+    for key in ("field", "done_on"):
+        name = deadline.get(key)
+        if name and (name not in by_field or by_field[name].type != "date"):
+            raise ProgrammeError(f"{where} [deadline]: {key} {name!r} names no date field")
+    if deadline.get("done") and deadline["done"] not in by_code:
+        raise ProgrammeError(f"{where} [deadline]: done {deadline['done']!r} is not a status")
+    defaults: list[DefaultTarget] = []
+    for i, t in enumerate(data.get("targets", ())):
+        at = f"{where} [[targets]] #{i + 1}"
+        vi, en = _labels(t, at)
+        due = t.get("due", "deadline")
+        if not (due == "deadline" or (isinstance(due, int) and due >= 0)):
+            raise ProgrammeError(f'{at}: due must be "deadline" or a number of days')
+        defaults.append(DefaultTarget(vi, en, due))
     criteria = tuple(data.get("criteria", ()))
     for i, c in enumerate(criteria):
         at = f"{where} [[criteria]] #{i + 1}"
@@ -483,6 +516,11 @@ def parse(data: Mapping[str, Any], source: str = "") -> Programme:
         listing_field=listing.get("field"),
         listing_status=listing.get("status"),
         criteria=criteria,
+        deadline_field=deadline.get("field"),
+        done_status=deadline.get("done"),
+        done_field=deadline.get("done_on"),
+        soon_days=int(deadline.get("soon_days", 30)),
+        targets=tuple(defaults),
         order=int(data.get("order", 100)),
         source=source,
         short_vi=names.get("short_vi", ""),

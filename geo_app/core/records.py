@@ -159,6 +159,8 @@ class Event:
     content: dict[str, Any] | None = None
     #: how the day was found (`geo_app.core.changes.DATE_GIVEN`, ``DATE_ROW``, ``DATE_IMPORT``)
     dated_by: str | None = None
+    source: str = ""  # through what: "web", "import:FILE", "cli"...
+    actor: str = ""
 
 
 def state_as_of(events: Iterable[Event], day: dt.date) -> dict[str, Event]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from geo_app.core import programme as programmes
 from geo_app.errors import BadRequest
+from geo_app.io import targets as targets_io
 from geo_app.io.importer import unit_refs
 from geo_app.outputs import gis, printmap, records
 from geo_app.readmodel import View
@@ -118,6 +119,20 @@ def _render_records(source: Source, options: DataOptions) -> bytes:
         out = Path(tmp) / f"records.{options.fmt}"
         records.write_export(rows, out)
         return out.read_bytes()
+
+
+def _render_targets(source: Source, options: DataOptions) -> bytes:
+    rows = targets_io.export_rows(source.view.targets)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"targets.{options.fmt}"
+        records.write_export(rows, out)
+        return out.read_bytes()
+
+
+def _targets_name(source: Source, options: DataOptions) -> str:
+    view = source.view
+    prefix = "" if options.programme == programmes.DEFAULT else f"{options.programme}-"
+    return f"targets-{prefix}{view.division}-r{view.revision}.{options.fmt}"
 
 
 def _render_layer(source: Source, options: DataOptions) -> bytes:
@@ -225,3 +240,19 @@ def by_format(group: str, fmt: str) -> Output:
 
 def suffix_of(path: str | Path) -> str:
     return Path(path).suffix.lower().lstrip(".")
+
+
+register(
+    Output(
+        "targets",
+        {
+            "csv": "text/csv; charset=utf-8",
+            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        },
+        parse_data_options,
+        _render_targets,
+        _targets_name,
+        doc="every unit's targets (code,target,due_on,met_on,note; it imports back unchanged)",
+        group="targets",
+    )
+)

@@ -205,3 +205,24 @@ class CrosswalkRow(Base):
     split: Mapped[bool] = mapped_column(Boolean, nullable=False)
     share: Mapped[float | None] = mapped_column(Float)
     method: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class TargetEventRow(Base):
+    """One change of one target of a unit's checklist: append-only."""
+
+    __tablename__ = "target_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme: Mapped[str] = mapped_column(String(32), nullable=False)
+    division: Mapped[str] = mapped_column(String(32), nullable=False)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    key: Mapped[str] = mapped_column(String(16), nullable=False)
+    effective_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    met_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    removed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    source: Mapped[str] = mapped_column(String(512), nullable=False)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -31,10 +31,12 @@ from geo_app.store.models import (
     HistoryEntry,
     LoginAttempt,
     StatusRecord,
+    TargetEventRow,
     UnitRow,
     User,
     UTCDateTime,
 )
+from geo_app.store.targets import TargetsMixin
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -87,7 +89,7 @@ class Conflict(GeoAppError):
     status = 409
 
 
-class Store:
+class Store(TargetsMixin):
     """Access to the status store at one database URL."""
 
     def __init__(self, url: str):
@@ -141,8 +143,9 @@ class Store:
         """Return the data revision: the cache key of everything the views show.
 
         It is the id of the newest history entry plus that of the newest audit entry for a
-        crosswalk or division change (0 when none): both only grow, so every status change
-        and every change of what units were made of gives a new, higher revision.
+        crosswalk or division change plus that of the newest target change (0 when none): they
+        only grow, so every status change, every change of what units were made of and every
+        change of a checklist gives a new, higher revision.
         """
 
         def run() -> int:
@@ -153,7 +156,8 @@ class Store:
                     .where(AuditEntry.action.in_(_LAYOUT_ACTIONS))
                     .scalar_subquery()
                 )
-                return int(s.scalar(select(history + layout)))
+                targets = select(func.coalesce(func.max(TargetEventRow.id), 0)).scalar_subquery()
+                return int(s.scalar(select(history + layout + targets)))
 
         return self._guard(run)
 
@@ -236,11 +240,13 @@ class Store:
                         HistoryEntry.new_status,
                         HistoryEntry.new,
                         HistoryEntry.date_source,
+                        HistoryEntry.source,
+                        HistoryEntry.actor,
                     )
                     .where(HistoryEntry.programme == programme, HistoryEntry.division == division)
                     .order_by(HistoryEntry.id)
                 )
-                return [Event(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+                return [Event(*r) for r in rows]
 
         return self._guard(run)
 

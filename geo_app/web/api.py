@@ -20,7 +20,7 @@ from geo_app.core import changes
 from geo_app.core.programme import NOT_LISTED, Programme, all_programmes
 from geo_app.core.records import Record, parse_date
 from geo_app.errors import BadRequest, GeoAppError, NotFound
-from geo_app.store import Change, Conflict
+from geo_app.store import Change, Conflict, TargetChange
 from geo_app.web.common import (
     Payload,
     api_lang,
@@ -288,6 +288,88 @@ def edit_status(code: str):
             code, lang, _("Someone changed this record meanwhile; the newer record is shown.")
         )
     LOGGER.info("%s changed %s to %s (%s, web)", current_user.username, code, new_status, prog.code)
+    return jsonify(unit_details(code, lang, prog=prog))
+
+
+# -- targets ----------------------------------------------------------------------------------
+_TARGET_KEYS = {"key", "title", "due_on", "met_on", "note", "removed"}
+
+
+@bp.post("/api/communes/<code>/targets")
+@requires("edit_assigned")
+def set_target(code: str):
+    """Tick, note, add, change or remove a target of a unit's checklist.
+
+    JSON ``{"key": "d2", "met_on": "2026-11-20", "note": "..."}`` ticks a target (an officer
+    for an assigned unit); a new ``title`` with ``"key": null``, a changed title or due date,
+    or ``"removed": true`` edits the list itself (administrators).
+    """
+    lang = api_lang()
+    prog = request_programme()
+    unit = _check_code(code)
+    if not _may_edit(code):
+        raise GeoAppError(_("You may only change the units assigned to you."), status=403)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(_("Send the change as a JSON object."))
+    unknown = sorted(set(body) - _TARGET_KEYS)
+    if unknown:
+        raise BadRequest(_("Unknown field: %(fields)s.", fields=", ".join(unknown)))
+    svc = services()
+    today = clock.today()
+    details = svc.reader.details(unit, None, prog.code, lang)
+    if details["status"] == NOT_LISTED:
+        raise BadRequest(_("This unit is not listed: it has no targets."))
+    current = {t["key"]: t for t in details["targets"]}
+    key = body.get("key")
+    if key is not None and key not in current:
+        raise NotFound(_("This unit has no target %(key)s.", key=str(key)[:20]))
+    old = current.get(key, {})
+    title = _text_field(body, "title", 300) if "title" in body else old.get("title", "")
+    if not title:
+        raise BadRequest(_("title is required: what the target is."))
+    due_on = _date_field(body, "due_on") if "due_on" in body else parse_date(old.get("due_on"))
+    met_on = _date_field(body, "met_on") if "met_on" in body else parse_date(old.get("met_on"))
+    note = _text_field(body, "note", MAX_NOTE) if "note" in body else old.get("note", "")
+    removed = body.get("removed", False)
+    if not isinstance(removed, bool):
+        raise BadRequest(_("removed must be true or false."))
+    for name, day in (("due_on", due_on), ("met_on", met_on)):
+        if day is not None and day < changes.EARLIEST:
+            raise BadRequest(_("%(field)s is not a plausible date.", field=name))
+    if met_on is not None and met_on > today:
+        raise BadRequest(_("met_on cannot be in the future."))
+    edits_list = (
+        key is None
+        or removed
+        or title != old.get("title")
+        or (due_on != parse_date(old.get("due_on")))
+    )
+    if edits_list and not current_user.can("admin"):
+        raise GeoAppError(
+            _("Only an administrator adds, renames, re-dates or removes a target."), status=403
+        )
+    if (
+        key is not None
+        and not removed
+        and (title, due_on, met_on, note)
+        == (
+            old["title"],
+            parse_date(old["due_on"]),
+            parse_date(old["met_on"]),
+            old["note"],
+        )
+    ):
+        raise BadRequest(_("Nothing changed: the target already says this."))
+    svc.store.save_targets(
+        [
+            TargetChange(
+                prog.code, svc.division, code, key, title, due_on, met_on, note, today, removed
+            )
+        ],
+        actor=current_user.username,
+        source="web",
+    )
     return jsonify(unit_details(code, lang, prog=prog))
 
 

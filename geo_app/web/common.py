@@ -234,8 +234,9 @@ def truthy(value: str | None) -> bool:
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_as_of(raw: str | None = None) -> dt.date | None:
-    """Return the ``as_of`` date of the request (None when absent or empty).
+def parse_as_of(raw: str | None = None, name: str = "as_of") -> dt.date | None:
+    """Return the ``as_of`` date of the request, or its parameter `name` (None when absent or
+    empty).
 
     Raises
     ------
@@ -243,7 +244,7 @@ def parse_as_of(raw: str | None = None) -> dt.date | None:
         When it is not a real date written YYYY-MM-DD, or is after today (the app's clock).
     """
     if raw is None:
-        raw = request.args.get("as_of")
+        raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
@@ -252,9 +253,9 @@ def parse_as_of(raw: str | None = None) -> dt.date | None:
             raise ValueError
         day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise BadRequest(f"as_of must be a date written YYYY-MM-DD (got {raw[:40]!r})") from None
+        raise BadRequest(f"{name} must be a date written YYYY-MM-DD (got {raw[:40]!r})") from None
     if day > clock.today():
-        raise BadRequest(f"as_of {raw} is in the future; history only goes up to today")
+        raise BadRequest(f"{name} {raw} is in the future; history only goes up to today")
     return day
 
 

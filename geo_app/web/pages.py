@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, abort, render_template, request, url_for
 from flask_babel import Babel, format_decimal, format_number, get_locale
@@ -50,6 +51,8 @@ bp = Blueprint("pages", __name__)
 
 #: Id of the page's JSON data block holding the status of every listed unit.
 STATUSES_ELEMENT = "geoapp-statuses"
+#: Id of the page's JSON data block marking units: deadline states, changes since a day.
+MARKS_ELEMENT = "geoapp-marks"
 _MIMETYPES = {
     ".js": "text/javascript",
     ".css": "text/css",
@@ -132,6 +135,14 @@ def _js_text(prog: Programme, lang: str) -> dict[str, str]:
         "import": _("import"),
         "recorded": _("recorded"),
         "correction": _("correction"),
+        "overdue": _("%(n)s days overdue", n="{n}"),
+        "days_left": _("%(n)s days left", n="{n}"),
+        "met_early": _("Met early"),
+        "met_late": _("Met late"),
+        "targets": _("Targets"),
+        "target_due": _("due %(date)s", date="{date}"),
+        "target_met": _("met %(date)s", date="{date}"),
+        "target_error": _("The target could not be changed; try again."),
     }
 
 
@@ -164,6 +175,7 @@ def map_script(lang: str, prog: Programme) -> MapScript:
             tile_attribution=_("Intranet tile server"),
             statuses_element=STATUSES_ELEMENT,
             programme=prog.code,
+            marks_element=MARKS_ELEMENT,
         )
         parts = maps.render_parts(m, assets)
         return MapScript(parts, Payload.of(parts.script, "text/javascript"))
@@ -202,6 +214,21 @@ def _export_links(lang: str, prog: Programme, as_of: dt.date | None = None) -> l
     ]
 
 
+def change_labels(prog: Programme, lang: str) -> dict[str, str]:
+    """Return the name of every kind of change, in `lang`."""
+    labels = {
+        "newly_listed": _("newly listed"),
+        "delisted": _("no longer listed"),
+        "graver": _("graver"),
+        "lighter": _("lighter"),
+        "deadline": _("deadline"),
+    }
+    for code in (prog.done_status, prog.relapse_becomes):
+        if code:
+            labels[code] = prog.label(code, lang)
+    return labels
+
+
 def _figure_tiles(prog: Programme, figs: dict, lang: str) -> list[dict]:
     """Return the figure tiles above the map: the headline status first (with its share),
     then the other statuses, the least grave first."""
@@ -227,6 +254,7 @@ def _render_map_page(
     revision: int,
     today: dt.date,
     prog: Programme,
+    since: dt.date | None = None,
 ) -> Payload:
     svc = services()
     display = svc.display()
@@ -234,6 +262,24 @@ def _render_map_page(
     view = view_as_of(as_of, revision, prog.code)
     statuses = view.listed
     figs = view.figures
+    marks: dict[str, Any] = {
+        "deadline": {
+            code: d.state
+            for code, d in view.deadlines.items()
+            if d.state in ("overdue", "due_soon")
+        },
+        "changed": None,
+    }
+    changed = None
+    if since is not None:
+        units = [
+            {"code": c, "name": n, "kind": k}
+            for c, n, k in zip(geometry.codes, geometry.names, geometry.kinds, strict=True)
+        ]
+        changed = svc.reader.changes(
+            units, since, as_of or today, prog.code, revision, units_key=geometry.key
+        )
+        marks["changed"] = [e["code"] for e in changed["changes"]]
     perms = accounts.ROLES.get(role or "", frozenset())
     script = map_script(lang, prog)
     parts = script.parts
@@ -294,6 +340,13 @@ def _render_map_page(
         script_url=script_url,
         statuses=dict(sorted(statuses.items())),
         statuses_element=STATUSES_ELEMENT,
+        marks=marks,
+        marks_element=MARKS_ELEMENT,
+        since=since,
+        since_display=format_date(since, lang) if since else "",
+        changed=changed,
+        change_labels=change_labels(prog, lang),
+        list_url=url_for("lists.list_page", **programme_query(prog)),
         units=len(geometry),
         fonts={w: vendor_url("fonts", f) for w, f in FONT_FILES.items()},
         static_url=static_url,
@@ -313,6 +366,7 @@ def page_payload(
     as_of: dt.date | None = None,
     role: str | None = None,
     prog: Programme | None = None,
+    since: dt.date | None = None,
 ) -> Payload:
     """Return the map page, cached per (boundary set, programme, data revision, language,
     date, role).
@@ -332,10 +386,13 @@ def page_payload(
         today,
         lang,
         as_of,
+        since,
         role,
         request.script_root,
     )
-    return map_cache().get(key, lambda: _render_map_page(lang, as_of, role, revision, today, prog))
+    return map_cache().get(
+        key, lambda: _render_map_page(lang, as_of, role, revision, today, prog, since)
+    )
 
 
 def map_data_payload(key: str) -> Payload:
@@ -351,7 +408,10 @@ def index():
     lang = page_lang()
     as_of = parse_as_of()
     prog = request_programme()
-    resp = send_payload(page_payload(lang, as_of, current_user.role, prog), "private, no-cache")
+    since = parse_as_of(request.args.get("since"), "since")
+    resp = send_payload(
+        page_payload(lang, as_of, current_user.role, prog, since), "private, no-cache"
+    )
     resp.vary.add("Cookie")
     if request.args.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
         resp.set_cookie(LANG_COOKIE, lang, max_age=YEAR, samesite="Lax", httponly=True)

@@ -60,6 +60,13 @@ FADED_STYLE: dict[str, Any] = {"fillOpacity": 0.12, "opacity": 0.2}
 HOVER_STYLE: dict[str, Any] = {"weight": 2.2, "opacity": 1, "color": "#111111"}
 #: Style merged over the selected unit.
 SELECTED_STYLE: dict[str, Any] = {"weight": 3.2, "opacity": 1, "color": "#0B3D91"}
+#: Outlines that mark a unit besides its fill: a deadline passed or near, a change since a day.
+#: Dashed, so they read without colour; the legend explains them.
+MARK_STYLES: dict[str, dict[str, Any]] = {
+    "overdue": {"color": "#B00000", "weight": 2.6, "opacity": 1, "dashArray": "6 3"},
+    "due_soon": {"color": "#7A5200", "weight": 2.0, "opacity": 1, "dashArray": "2 3"},
+    "changed": {"color": "#111111", "weight": 3.0, "opacity": 1},
+}
 
 #: What a click on a unit does: tell the page, which opens the unit's panel.
 SELECT_ON_CLICK = JsCode(
@@ -243,6 +250,15 @@ class StatusLayer(Layer):
                 {%- else %}
                 statuses: {{ this.statuses|tojson }},
                 {%- endif %}
+                {%- if this.marks_element %}
+                marks: JSON.parse(
+                    document.getElementById({{ this.marks_element|tojson }}).textContent
+                ),
+                {%- else %}
+                marks: {deadline: {}, changed: null},
+                {%- endif %}
+                markStyles: {{ this.mark_styles|tojson }},
+                deadlineFilter: null,
                 labels: {{ this.labels|tojson }},
                 styles: {{ this.styles|tojson }},
                 faded: {{ this.faded|tojson }},
@@ -259,7 +275,19 @@ class StatusLayer(Layer):
             function style(feature) {
                 var code = feature.properties.code, status = statusOf(feature);
                 var s = Object.assign({}, state.styles[status]);
+                var mark = state.marks.deadline[code];
+                if (mark && state.markStyles[mark]) { Object.assign(s, state.markStyles[mark]); }
+                if (state.marks.changed) {  // ?since=: the units that changed stand out
+                    if (state.marks.changed.indexOf(code) >= 0) {
+                        Object.assign(s, state.markStyles.changed);
+                    } else {
+                        Object.assign(s, state.faded);
+                    }
+                }
                 if (state.filter && state.filter !== status) { Object.assign(s, state.faded); }
+                if (state.deadlineFilter && state.deadlineFilter !== mark) {
+                    Object.assign(s, state.faded);
+                }
                 if (code === state.hover) { Object.assign(s, state.hoverStyle); }
                 if (code === state.selected) { Object.assign(s, state.selectedStyle); }
                 return s;
@@ -344,6 +372,7 @@ class StatusLayer(Layer):
         name: str | None = None,
         statuses_element: str | None = None,
         styles: Mapping[str, Mapping[str, Any]] | None = None,
+        marks_element: str | None = None,
     ):
         super().__init__(name=name, overlay=True, control=False, show=True)
         if (statuses is None) == (statuses_element is None):
@@ -354,6 +383,8 @@ class StatusLayer(Layer):
         self.statuses_element = statuses_element
         self.labels = dict(labels)
         self.styles = dict(styles) if styles is not None else status_styles()
+        self.marks_element = marks_element
+        self.mark_styles = MARK_STYLES
         self.faded = FADED_STYLE
         self.hover = HOVER_STYLE
         self.selected = SELECTED_STYLE
@@ -419,6 +450,7 @@ def build_map(
     tile_attribution: str = "",
     statuses_element: str | None = None,
     programme: str | None = None,
+    marks_element: str | None = None,
 ) -> folium.Map:
     """Return the folium map of the boundary set coloured by a programme's statuses.
 
@@ -465,6 +497,7 @@ def build_map(
         name="units",
         statuses_element=statuses_element,
         styles=status_styles(programme),
+        marks_element=marks_element,
     )
     layer.add_to(m)
     m.fit_bounds(geometry.bounds, padding=(12, 12))
