@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from geo_app import clock
 from geo_app.cache import LRUCache
 from geo_app.core import programme as programmes
+from geo_app.core.criteria import assess
 from geo_app.core.names import responsible_key
 from geo_app.core.programme import NOT_LISTED, Programme
 from geo_app.core.records import Standing, trend
@@ -339,6 +340,7 @@ class ReadModel:
                     "unit": responsible,
                     "unit_key": responsible_key(responsible) if responsible else "",
                     "last_change": last[code].isoformat() if code in last else None,
+                    "criteria": criteria_dict(prog, stored, status, lang),
                     "sample": bool(getattr(stored, "sample", False)),
                 }
             )
@@ -445,6 +447,7 @@ class ReadModel:
             or any(rec is not None and rec.sample for _, rec in former_units),
             "as_of": day.isoformat() if day else None,
             "deadline": view.deadlines.get(code, NO_DEADLINE).to_dict(),
+            "criteria": criteria_dict(prog, stored, status, lang),
             "targets": [t.to_dict(view.day) for t in targets],
             "targets_met": met,
             "targets_total": total,
@@ -540,3 +543,23 @@ def responsible_figures(prog: Programme, rows: Sequence[Mapping[str, Any]]) -> l
         g["unit"] = max(spellings[key].items(), key=lambda kv: (kv[1], kv[0]))[0]
         g["key"] = key
     return sorted(groups.values(), key=lambda g: (-g["listed"], g["key"]))
+
+
+def criteria_dict(prog: Programme, stored: Any, status: str, lang: str) -> dict[str, Any] | None:
+    """Return what the programme's criteria say of a unit's own record (None when the programme
+    has no criteria): the status they give, whether it disagrees with `status`, the clauses met.
+    """
+    if not prog.criteria:
+        return None
+    rec = getattr(stored, "record", stored)
+    found = assess(prog, rec.values if rec is not None else None)
+    return {
+        "suggested": found.suggested,
+        "suggested_label": prog.label(found.suggested, lang) if found.suggested else None,
+        "measured": found.measured,
+        "disagrees": found.disagrees_with(prog, status),
+        "met": [
+            {"id": c["id"], "clause": c.get("clause", ""), "text": c.get(lang) or c.get("vi", "")}
+            for c in found.met
+        ],
+    }

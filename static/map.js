@@ -243,6 +243,27 @@
     badge.hidden = !text;
   }
 
+  /* what the programme's criteria say of the unit's indicators, and a disagreement */
+  function showCriteria(data) {
+    var box = field("criteria");
+    var c = data.criteria;
+    box.textContent = "";
+    if (!c || !c.measured) { box.hidden = true; return; }
+    var head = c.suggested ? T.criteria_give.replace("{status}", c.suggested_label) : T.criteria_none;
+    box.appendChild(el("strong", null, head));
+    if (c.met.length) {
+      var list = el("ul", "criteria-met");
+      c.met.forEach(function (m) { list.appendChild(el("li", null, m.clause + ": " + m.text)); });
+      box.appendChild(list);
+    }
+    box.className = "panel-note criteria-note" + (c.disagrees ? " disagrees" : "");
+    if (c.disagrees) {
+      box.insertBefore(el("p", "criteria-flag", T.criteria_disagree
+        .replace("{recorded}", data.status_label).replace("{status}", c.suggested_label)), box.firstChild);
+    }
+    box.hidden = false;
+  }
+
   function showTargets(data) {
     var list = field("targets");
     list.textContent = "";
@@ -304,6 +325,7 @@
     var note = field("message");
     setStatus(data.status);
     showDeadline(data);
+    showCriteria(data);
     showTargets(data);
     showFormer(data);
     var rec = data.record;

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import click
 
-from geo_app.cli import boundaries, db, divisions, export, serve, status, targets, users
+from geo_app.cli import (
+    boundaries,
+    db,
+    divisions,
+    export,
+    report,
+    serve,
+    status,
+    targets,
+    users,
+)
 
 
 @click.group()
@@ -19,6 +29,7 @@ main.add_command(divisions.divisions)
 main.add_command(status.status)
 main.add_command(users.users)
 main.add_command(targets.targets_group)
+main.add_command(report.report_group)
 main.add_command(export.export_group)
 main.add_command(serve.serve)
 

@@ -127,8 +127,9 @@ def export_source(
         source_units = load_units()
         codes = list(source_units["code"])
         load_units = lambda: source_units  # noqa: E731 - read once
-    view = ReadModel(ctx.store, s["DIVISION"]).view(codes, day, programme=programme)
-    return registry.Source(view, units, key or "", load_units, registry.source_label(s))
+    reader = ReadModel(ctx.store, s["DIVISION"])
+    view = reader.view(codes, day, programme=programme)
+    return registry.Source(view, units, key or "", load_units, registry.source_label(s), reader)
 
 
 def write_atomically(out: Path, body: bytes) -> None:

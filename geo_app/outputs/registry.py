@@ -16,12 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from geo_app import clock
 from geo_app.core import programme as programmes
 from geo_app.errors import BadRequest
 from geo_app.io import targets as targets_io
 from geo_app.io.importer import unit_refs
 from geo_app.outputs import gis, printmap, records
-from geo_app.readmodel import View
+from geo_app.readmodel import ReadModel, View, responsible_figures
 
 
 @dataclass
@@ -46,15 +47,48 @@ class Source:
     display_key: str
     load_units: Callable[[], Any]
     label: str = ""
+    #: the read model the view came from (the pack's tables and changes are read from it)
+    reader: ReadModel | None = None
 
     @cached_property
     def units(self):
         return self.load_units()
 
-    def map_data(self) -> printmap.MapData:
-        return printmap.MapData(
+    def map_data(
+        self, options: printmap.ExportOptions | None = None, tables: bool = False
+    ) -> printmap.MapData:
+        """Return what a print export draws; with `options`, the changes since
+        ``options.since``, and with `tables` the list's rows and the figures per responsible
+        unit (the pack's tables)."""
+        data = printmap.MapData(
             self.display_units, self.view, key=self.display_key, source=self.label
         )
+        if options is None or self.reader is None:
+            return data
+        view = self.view
+        units = [
+            {"code": c, "name": n, "kind": k}
+            for c, n, k in zip(
+                self.display_units["code"],
+                self.display_units["name"],
+                self.display_units["kind"],
+                strict=True,
+            )
+        ]
+        prog = view.programme.code
+        if tables:
+            data.rows = self.reader.unit_rows(
+                units, view.as_of, prog, options.lang, view.revision, self.display_key
+            )
+            data.by_unit = responsible_figures(view.programme, data.rows)
+        if options.since is not None:
+            end = view.as_of or clock.today()
+            if options.since > end:
+                raise BadRequest(f"since ({options.since}) is after the day shown ({end})")
+            data.changes = self.reader.changes(
+                units, options.since, end, prog, view.revision, self.display_key
+            )
+        return data
 
 
 @dataclass(frozen=True)
@@ -97,11 +131,11 @@ class Output:
 
 
 def _render_map(source: Source, options: printmap.ExportOptions) -> bytes:
-    return printmap.render_map(source.map_data(), options)
+    return printmap.render_map(source.map_data(options), options)
 
 
 def _render_pack(source: Source, options: printmap.ExportOptions) -> bytes:
-    return printmap.render_pack(source.map_data(), options)
+    return printmap.render_pack(source.map_data(options, tables=True), options)
 
 
 def _print_name(kind: str) -> Callable[[Source, printmap.ExportOptions], str]:

@@ -373,7 +373,9 @@ def export_source(view: View) -> registry.Source:
     """Return what an export of `view` is made from."""
     display = services().display()
     label = registry.source_label(services().settings)
-    return registry.Source(view, display.units, display.key, _source_units, label)
+    return registry.Source(
+        view, display.units, display.key, _source_units, label, services().reader
+    )
 
 
 def _export_params() -> dict[str, Any]:

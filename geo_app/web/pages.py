@@ -143,6 +143,13 @@ def _js_text(prog: Programme, lang: str) -> dict[str, str]:
         "target_due": _("due %(date)s", date="{date}"),
         "target_met": _("met %(date)s", date="{date}"),
         "target_error": _("The target could not be changed; try again."),
+        "criteria_give": _("By the criteria: %(status)s", status="{status}"),
+        "criteria_none": _("By the criteria: no type is met by the indicators recorded."),
+        "criteria_disagree": _(
+            "The record says %(recorded)s, but the indicators meet the criteria of %(status)s.",
+            recorded="{recorded}",
+            status="{status}",
+        ),
     }
 
 

@@ -1,5 +1,6 @@
 """Briefing maps and packs drawn with matplotlib (the only room matplotlib lives in)."""
 
+from geo_app.outputs.printmap.pack import render_pack
 from geo_app.outputs.printmap.render import (
     MIME_TYPES,
     ExportOptions,
@@ -11,7 +12,6 @@ from geo_app.outputs.printmap.render import (
     pack_codes,
     parse_options,
     render_map,
-    render_pack,
     save,
     split_codes,
 )

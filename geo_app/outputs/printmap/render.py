@@ -20,7 +20,7 @@ import textwrap
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ from matplotlib import font_manager, ft2font
 from matplotlib import patheffects as pe
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Polygon, Rectangle
@@ -63,7 +62,17 @@ LANGS = ("vi", "en")
 DPI_MIN, DPI_MAX, DPI_DEFAULT = 50, 600, 300
 TITLE_MAX = 150
 #: Query / option names every export accepts (one list for the web and the CLI).
-PARAMETERS = ("area", "paper", "orientation", "dpi", "lang", "title", "marking", "programme")
+PARAMETERS = (
+    "area",
+    "paper",
+    "orientation",
+    "dpi",
+    "lang",
+    "title",
+    "marking",
+    "programme",
+    "since",
+)
 
 DEFAULT_MARKING = {"vi": "LƯU HÀNH NỘI BỘ", "en": "FOR INTERNAL CIRCULATION"}
 
@@ -91,6 +100,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "split": " · đã chia cho nhiều đơn vị",
         "more": "… và {n} đơn vị khác",
         "location": "VỊ TRÍ TRONG TỈNH",
+        "mark_overdue": "Quá hạn ({n}): viền đỏ nét đứt",
+        "mark_due_soon": "Sắp đến hạn trong 30 ngày ({n}): viền chấm",
+        "mark_changed": "Thay đổi từ {date} ({n}): viền đậm",
+        "since": "Thay đổi từ {date}: {n} đơn vị",
+        "summary": "DANH SÁCH ĐỊA BÀN",
+        "changes": "NHỮNG THAY ĐỔI TRONG KỲ",
+        "by_unit": "SỐ LIỆU THEO ĐƠN VỊ PHỤ TRÁCH",
+        "continued": "(tiếp theo)",
     },
     "en": {
         "as_of": "Figures as of {date}",
@@ -115,6 +132,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "split": " · split between several units",
         "more": "… and {n} more",
         "location": "LOCATION IN THE PROVINCE",
+        "mark_overdue": "Deadline passed ({n}): dashed red outline",
+        "mark_due_soon": "Deadline within 30 days ({n}): dotted outline",
+        "mark_changed": "Changed since {date} ({n}): bold outline",
+        "since": "Changes since {date}: {n} units",
+        "summary": "LIST OF UNITS",
+        "changes": "CHANGES IN THE PERIOD",
+        "by_unit": "FIGURES PER RESPONSIBLE UNIT",
+        "continued": "(continued)",
     },
 }
 
@@ -209,6 +234,7 @@ class ExportOptions:
     areas: tuple[str, ...] = ()  # unit codes; () = the whole province (map) / every listed unit
     marking: str = ""  # "" = the default marking of `lang`
     programme: str = programmes.DEFAULT
+    since: dt.date | None = None  # mark the units that changed since that day
 
     @property
     def prog(self) -> Programme:
@@ -354,7 +380,17 @@ def parse_options(params: Mapping[str, Any], fmt: str = "png") -> ExportOptions:
     marking = _check_text("marking", values["marking"]) if values["marking"] else ""
     areas = split_codes(params.get("area"))
     prog = programmes.get(values["programme"] or None)  # an unknown one is a 400, named
-    return ExportOptions(fmt, paper, orientation, dpi, lang, title, areas, marking, prog.code)
+    since = None
+    if values["since"]:
+        try:
+            since = dt.date.fromisoformat(values["since"])
+        except ValueError:
+            raise BadRequest(
+                f"since: {values['since']!r} is not a date written YYYY-MM-DD"
+            ) from None
+    return ExportOptions(
+        fmt, paper, orientation, dpi, lang, title, areas, marking, prog.code, since
+    )
 
 
 # -- the data to draw ---------------------------------------------------------------------------
@@ -372,6 +408,12 @@ class MapData:
     view: View
     key: str = ""
     source: str = ""
+    #: the list's rows (`geo_app.readmodel.ReadModel.unit_rows`), for the pack's tables
+    rows: list[dict[str, Any]] | None = None
+    #: the figures per responsible unit (`geo_app.readmodel.responsible_figures`)
+    by_unit: list[dict[str, Any]] | None = None
+    #: what changed since ``options.since`` (`geo_app.readmodel.ReadModel.changes`)
+    changes: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -759,7 +801,9 @@ class _Flow:
         if len(shown) < len(items):
             self.line(more.format(n=len(items) - len(shown)), size, color=MUTED)
 
-    def line_sample(self, text: str, size: float, width: float, color: str) -> bool:
+    def line_sample(
+        self, text: str, size: float, width: float, color: str, linestyle: Any = "solid"
+    ) -> bool:
         s = self.page.s
         row = 5.2 * s
         if not self.room(row):
@@ -770,6 +814,7 @@ class _Flow:
             [y_mid, y_mid],
             color=color,
             linewidth=width,
+            linestyle=linestyle,
             solid_capstyle="butt",
         )
         self.ax.text(
@@ -981,6 +1026,46 @@ def _view(
         grow = (dx / want - dy) / 2
         y0, y1 = y0 - grow, y1 + grow
     return float(x0), float(y0), float(x1), float(y1)
+
+
+#: Outlines that mark a unit besides its fill, as on the web map (dashed: they read in grey).
+MARKS = {
+    "overdue": {"edgecolor": "#B00000", "linewidth": 1.3, "linestyle": (0, (4, 2))},
+    "due_soon": {"edgecolor": "#7A5200", "linewidth": 1.0, "linestyle": (0, (1, 1.5))},
+    "changed": {"edgecolor": INK, "linewidth": 1.6, "linestyle": "solid"},
+}
+
+
+def _marks(data: MapData, options: ExportOptions) -> dict[str, list[str]]:
+    """Return the units each outline marks: deadlines passed or near, changes since a day."""
+    out: dict[str, list[str]] = {"overdue": [], "due_soon": [], "changed": []}
+    for code, d in data.view.deadlines.items():
+        if d.state in ("overdue", "due_soon"):
+            out[d.state].append(code)
+    if options.since is not None and data.changes is not None:
+        out["changed"] = [e["code"] for e in data.changes["changes"]]
+    return out
+
+
+def _draw_marks(ax: Axes, geo: _Geometry, idx: np.ndarray, marks, s: float) -> None:
+    shown = {geo.codes[int(i)]: int(i) for i in idx}
+    for name, codes in marks.items():
+        members = [shown[c] for c in codes if c in shown]
+        if not members:
+            continue
+        style = MARKS[name]
+        ax.add_collection(
+            PathCollection(
+                [geo.paths[i] for i in members],
+                facecolors="none",
+                edgecolors=style["edgecolor"],
+                linewidths=style["linewidth"] * s,
+                linestyles=style["linestyle"],
+                transform=ax.transData,
+                zorder=2,
+            ),
+            autolim=False,
+        )
 
 
 def _draw_units(
@@ -1275,6 +1360,17 @@ def _legend_block(flow: _Flow, data: MapData, options: ExportOptions, counts: bo
     flow.space(0.6)
     flow.line_sample(t["province_line"], 7.2, 1.1 * flow.page.s, PROVINCE_LINE)
     flow.line_sample(t["commune_line"], 7.2, 0.5, OUTLINE_COLOR)
+    for name, codes in _marks(data, options).items():  # only the outlines this map draws
+        if codes:
+            style = MARKS[name]
+            label = t[f"mark_{name}"].format(n=len(codes), date=_since_text(options))
+            flow.line_sample(
+                label,
+                7.2,
+                style["linewidth"] * flow.page.s,
+                style["edgecolor"],
+                style["linestyle"],
+            )
     if area:
         flow.line_sample(t["chosen_line"], 7.2, 2.0 * flow.page.s, INK)
     return entries, summ
@@ -1292,9 +1388,17 @@ def _figures_block(flow: _Flow, summ: dict[str, Any], options: ExportOptions) ->
     flow.wrapped(t["target"], 7.0, color=MUTED)
 
 
+def _since_text(options: ExportOptions) -> str:
+    return format_date(options.since, options.lang) if options.since else ""
+
+
 def _subtitle(data: MapData, options: ExportOptions, geo: _Geometry, chosen: list[int]) -> str:
     t = _texts(options)
     text = t["as_of"].format(date=format_date(data.figures_date, options.lang))
+    if options.since is not None and data.changes is not None:
+        text += "  ·  " + t["since"].format(
+            date=_since_text(options), n=len(data.changes["changes"])
+        )
     if chosen:
         if len(chosen) == 1:
             i = chosen[0]
@@ -1383,6 +1487,7 @@ def _build_map(
         sp.set_color(MUTED)
     in_view = geo.within(view)
     _draw_units(ax, geo, in_view, statuses, s, page.prog)
+    _draw_marks(ax, geo, in_view, _marks(data, options), s)
     if chosen:
         ax.add_collection(
             PathCollection(
@@ -1721,48 +1826,6 @@ def pack_codes(data: MapData, options: ExportOptions) -> list[str]:
     listed = [c for c in statuses if statuses[c] != NOT_LISTED]
     gravity = options.prog.gravity
     return sorted(listed, key=lambda c: (-gravity(statuses[c]), search_key(str(names[c])), c))
-
-
-def render_pack(data: MapData, options: ExportOptions) -> bytes:
-    """Render the briefing pack: one PDF, the province first, then a page per unit.
-
-    Each unit page shows the unit with its neighbours and, beside the map, its record
-    (status, dates, responsible unit, problems, notes) and its neighbours' statuses.
-
-    Parameters
-    ----------
-    options:
-        ``areas`` lists the units to give a page (default: every listed unit, see
-        `pack_codes`); ``fmt`` must be ``pdf``.
-
-    Returns
-    -------
-    bytes
-        The PDF.
-
-    Raises
-    ------
-    BadRequest
-        When the format is not PDF or an area code is not in the boundary set.
-    """
-    if options.fmt != "pdf":
-        raise BadRequest(f"format: a briefing pack is a PDF, not {options.fmt.upper()}")
-    _same_programme(data, options)
-    register_fonts()
-    with _RENDER_LOCK, matplotlib.rc_context(_rc()):
-        geo = _geometry(data)
-        codes = pack_codes(data, options)
-        _resolve(geo, codes)
-        total = 1 + len(codes)
-        buf = io.BytesIO()
-        with PdfPages(buf, metadata=_pdf_metadata(options)) as pdf:
-            province = replace(options, areas=())
-            mf = _build_map(data, province, (1, total), None)
-            pdf.savefig(mf.figure)
-            for k, code in enumerate(codes, start=2):
-                mf = _build_map(data, options, (k, total), code)
-                pdf.savefig(mf.figure)
-        return buf.getvalue()
 
 
 # -- helpers for the two doors ------------------------------------------------------------------
