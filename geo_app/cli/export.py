@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from geo_app import clock
 from geo_app.cli.common import (
     Context,
     export_source,
@@ -27,6 +28,9 @@ def export_group() -> None:
 
 def _export_options(fn):
     fn = programme_option(fn)
+    fn = click.option(
+        "--since", default=None, help="YYYY-MM-DD: mark the units that changed since that day."
+    )(fn)
     fn = click.option("--marking", default=None, help="Marking (default: LƯU HÀNH NỘI BỘ).")(fn)
     fn = click.option("--title", default=None, help="Title (default: the programme's).")(fn)
     fn = click.option("--lang", default=None, help="vi (default) or en.")(fn)
@@ -53,6 +57,8 @@ def _export(ctx: Context, name: str, out: Path, params: dict[str, Any]):
     """Parse, draw and write one print export; return its options and what it was drawn from."""
     output = registry.get(name)
     options = output.parse(params, printmap.format_of(out))
+    if options.since is not None and options.since > clock.today():
+        raise GeoAppError(f"--since {options.since} is in the future")
     source = export_source(ctx, options.programme, display=True)
     write_atomically(out, output.render(source, options))
     return options, source
@@ -66,7 +72,7 @@ def _export(ctx: Context, name: str, out: Path, params: dict[str, Any]):
 @click.option("--dpi", default=None, help="Resolution of a PNG, 50 to 600 (default 300).")
 @pass_ctx
 def export_map(
-    ctx: Context, out: Path, areas, paper, orientation, lang, title, marking, programme, dpi
+    ctx: Context, out: Path, areas, paper, orientation, lang, title, marking, since, programme, dpi
 ):
     """Write the briefing map of the province (or of --area) as PNG, PDF or SVG."""
     params = _export_params(
@@ -78,6 +84,7 @@ def export_map(
         marking=marking,
         dpi=dpi,
         programme=programme,
+        since=since,
     )
     try:
         options, _source = _export(ctx, "map", out, params)
@@ -92,7 +99,7 @@ def export_map(
 @_export_options
 @pass_ctx
 def export_pack(
-    ctx: Context, out: Path, areas, paper, orientation, lang, title, marking, programme
+    ctx: Context, out: Path, areas, paper, orientation, lang, title, marking, since, programme
 ):
     """Write the briefing pack: the province, then a page per listed unit (or per --area)."""
     params = _export_params(
@@ -103,10 +110,11 @@ def export_pack(
         title=title,
         marking=marking,
         programme=programme,
+        since=since,
     )
     try:
         options, source = _export(ctx, "pack", out, params)
     except GeoAppError as exc:
         fail(exc, False)
-    pages = 1 + len(printmap.pack_codes(source.map_data(), options))
+    pages = printmap.page_count(source.map_data(options, tables=True), options)
     click.echo(f"{out}: briefing pack, {pages} pages")

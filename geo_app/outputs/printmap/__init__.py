@@ -1,6 +1,6 @@
 """Briefing maps and packs drawn with matplotlib (the only room matplotlib lives in)."""
 
-from geo_app.outputs.printmap.pack import render_pack
+from geo_app.outputs.printmap.pack import page_count, render_pack
 from geo_app.outputs.printmap.render import (
     MIME_TYPES,
     ExportOptions,
@@ -17,6 +17,7 @@ from geo_app.outputs.printmap.render import (
 )
 
 __all__ = [
+    "page_count",
     "MIME_TYPES",
     "ExportOptions",
     "MapData",

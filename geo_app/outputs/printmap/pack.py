@@ -27,6 +27,27 @@ from geo_app.outputs.printmap.render import (
 )
 
 
+def _table_parts(data: MapData, options: ExportOptions) -> list[tuple]:
+    """Return the pack's tables: (title, columns, rows, text when empty)."""
+    texts = _texts(options)
+    parts = []
+    if data.rows is not None:
+        parts.append((texts["summary"], *tables.summary_table(data, options), ""))
+        if options.since is not None:
+            empty = tables.LABELS[options.lang]["no_change"]
+            parts.append((texts["changes"], *tables.changes_table(data, options), empty))
+        parts.append((texts["by_unit"], *tables.by_unit_table(data, options), ""))
+    return parts
+
+
+def page_count(data: MapData, options: ExportOptions) -> int:
+    """Return how many pages `render_pack` draws."""
+    tables_pages = sum(
+        tables.page_count(body, options) for _, _, body, _ in _table_parts(data, options)
+    )
+    return 1 + tables_pages + len(pack_codes(data, options))
+
+
 def render_pack(data: MapData, options: ExportOptions) -> bytes:
     """Render the briefing pack: one PDF, the province first, then a page per unit.
 
@@ -56,20 +77,12 @@ def render_pack(data: MapData, options: ExportOptions) -> bytes:
         raise BadRequest(f"format: a briefing pack is a PDF, not {options.fmt.upper()}")
     _same_programme(data, options)
     register_fonts()
-    texts = _texts(options)
     with _RENDER_LOCK, matplotlib.rc_context(_rc()):
         geo = _geometry(data)
         codes = pack_codes(data, options)
         _resolve(geo, codes)
-        parts = []
-        if data.rows is not None:
-            parts.append((texts["summary"], *tables.summary_table(data, options), ""))
-            if options.since is not None:
-                empty = tables.LABELS[options.lang]["no_change"]
-                parts.append((texts["changes"], *tables.changes_table(data, options), empty))
-            parts.append((texts["by_unit"], *tables.by_unit_table(data, options), ""))
-        table_total = sum(tables.page_count(body, options) for _, _, body, _ in parts)
-        total = 1 + table_total + len(codes)
+        parts = _table_parts(data, options)
+        total = page_count(data, options)
         buf = io.BytesIO()
         with PdfPages(buf, metadata=_pdf_metadata(options)) as pdf:
             province = replace(options, areas=())
