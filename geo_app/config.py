@@ -53,6 +53,13 @@ SETTINGS: tuple[Setting, ...] = (
         "IANA time zone of every date the app shows, stores, filters on or prints (one clock: "
         "geo_app/clock.py); the server's own time zone changes nothing.",
     ),
+    Setting(
+        "PROGRAMMES_DIR",
+        "GEO_APP_PROGRAMMES_DIR",
+        "",
+        "A folder of programme definitions (*.toml) besides the app's own (hotspot, drugs); "
+        "empty = only the app's own.",
+    ),
     Setting("FIELD_CODE", "GEO_APP_FIELD_CODE", "code", "Attribute holding the unit code."),
     Setting("FIELD_NAME", "GEO_APP_FIELD_NAME", "name", "Attribute holding the unit name."),
     Setting(

@@ -33,8 +33,20 @@ MATRIX: dict[str, tuple] = {
     "api.commune": ("GET", "/api/communes/16522", "read", 200, {}),
     "api.summary": ("GET", "/api/summary?as_of=2024-06-30", "read", 200, {}),
     "api.trend": ("GET", "/api/trend", "read", 200, {}),
+    "api.programmes_list": ("GET", "/api/programmes", "read", 200, {}),
     "api.search": ("GET", "/api/search?q=quang", "read", 200, {}),
     "api.edit_status": ("POST", "/api/communes/14845/status", "edit_assigned", 200, {"edit": 1}),
+    "api.set_target": (
+        "POST",
+        "/api/communes/14845/targets",
+        "edit_assigned",
+        200,
+        {"target": 1},
+    ),
+    "lists.list_page": ("GET", "/list", "read", 200, {}),
+    "lists.communes": ("GET", "/api/communes?status=hotspot", "read", 200, {}),
+    "lists.list_file": ("GET", "/list.csv", "export", 200, {}),
+    "lists.changes": ("GET", "/api/changes?from=2026-01-01", "read", 200, {}),
     "api.import_status": ("POST", "/api/status/import", "import", 200, {"upload": 1}),
     "api.repair_history": (
         "POST",
@@ -127,6 +139,11 @@ def _request(client, app, role: str, endpoint: str, n: int):
         return client.post(url, json=body, headers=headers)
     if "repair" in extra:
         return client.post(url, json={"note": f"matrix {role}"}, headers=headers)
+    if "target" in extra:  # tick the unit's first target, or untick it
+        unit = client_as(app, "admin").get("/api/communes/14845").get_json()
+        first = unit["targets"][0]
+        met = None if first["met_on"] else TODAY
+        return client.post(url, json={"key": first["key"], "met_on": met}, headers=headers)
     if "login" in extra:
         name = USER_OF.get(role, "admin")
         return client.post(url, data={"username": name, "password": PASSWORD, "csrf_token": token})

@@ -40,7 +40,7 @@ def test_a_working_installation(env):
     for text in ("Python 3.", "GDAL ", "PROJ ", "GEOS ", "Flask ", "SQLAlchemy ", "openpyxl "):
         assert text in out
     assert f"expat {'.'.join(map(str, pyexpat.version_info))}" in out
-    assert "reached, schema 0005 (current)" in out
+    assert "reached, schema 0007 (current)" in out
     assert "display geometry prepared: 166 units" in out
     assert "GEO_APP_SESSION_IDLE_HOURS = 8.0" in out
     assert "do-not-print-this-key" not in out and "GEO_APP_SECRET_KEY = (set, hidden)" in out

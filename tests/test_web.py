@@ -20,12 +20,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
-from conftest import SAMPLE_EVENTS, add_users, client_as
+from conftest import SAMPLE_EVENTS, STATUSES, add_users, client_as
 
 from geo_app import clock, create_app
 from geo_app.cache import LRUCache
 from geo_app.cli import main as cli_main
-from geo_app.core.records import STATUSES, Record
+from geo_app.core.records import Record
 from geo_app.store import Change, Store
 from geo_app.web import pages
 from geo_app.web.common import Payload

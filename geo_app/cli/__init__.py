@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import click
 
-from geo_app.cli import boundaries, db, divisions, doctor, export, serve, status, users
+from geo_app.cli import (
+    boundaries,
+    db,
+    divisions,
+    doctor,
+    export,
+    report,
+    serve,
+    status,
+    targets,
+    users,
+)
 from geo_app.cli.common import fail
 from geo_app.errors import GeoAppError
 
@@ -31,6 +42,8 @@ main.add_command(boundaries.boundaries_group)
 main.add_command(divisions.divisions)
 main.add_command(status.status)
 main.add_command(users.users)
+main.add_command(targets.targets_group)
+main.add_command(report.report_group)
 main.add_command(export.export_group)
 main.add_command(serve.serve)
 main.add_command(doctor.doctor)

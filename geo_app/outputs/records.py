@@ -10,12 +10,14 @@ again (`geo_app.io.importer`).
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from geo_app.core import programme as programmes
 from geo_app.errors import BadRequest
-from geo_app.io.importer import FORMULA_PREFIX, FORMULA_START, HEADERS, UnitRef
+from geo_app.io.importer import FORMULA_PREFIX, FORMULA_START, UnitRef, headers
 
 
 def csv_safe(value: Any) -> Any:
@@ -33,7 +35,9 @@ def write_csv(fh, rows: Iterable[Sequence[Any]]) -> None:
         writer.writerow([csv_safe(v) for v in row])
 
 
-def export_rows(units: Sequence[UnitRef], records: Mapping[str, Any]) -> list[list[str]]:
+def export_rows(
+    units: Sequence[UnitRef], records: Mapping[str, Any], programme: str | None = None
+) -> list[list[str]]:
     """Return the header and one row per record, in unit-code order, for CSV or XLSX.
 
     Parameters
@@ -42,9 +46,12 @@ def export_rows(units: Sequence[UnitRef], records: Mapping[str, Any]) -> list[li
         The units records may name (for their name and kind).
     records:
         Stored records by code (`geo_app.readmodel.View.standing.records`).
+    programme:
+        Whose fields make the columns (the default programme when None).
     """
+    prog = programmes.get(programme)
     by_code = {u.code: u for u in units}
-    rows: list[list[str]] = [list(HEADERS)]
+    rows: list[list[str]] = [list(headers(prog))]
     for code, stored in sorted(records.items()):
         rec = stored.record
         unit = by_code.get(code)
@@ -54,37 +61,41 @@ def export_rows(units: Sequence[UnitRef], records: Mapping[str, Any]) -> list[li
                 unit.name if unit else "",
                 unit.kind if unit else "",
                 rec.status,
-                rec.designated_on.isoformat() if rec.designated_on else "",
-                rec.target_on.isoformat() if rec.target_on else "",
-                rec.transformed_on.isoformat() if rec.transformed_on else "",
-                rec.unit,
-                "; ".join(rec.problems),
-                rec.notes,
+                *(f.to_text(rec.get(f.name)) for f in prog.fields),
             ]
         )
     return rows
+
+
+def spreadsheet_bytes(rows: Iterable[Sequence[Any]], fmt: str, sheet: str = "status") -> bytes:
+    """Return `rows` as a CSV (UTF-8 with BOM, for Excel) or XLSX file, formulas neutralised."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        write_csv(buf, rows)
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    if fmt != "xlsx":
+        raise BadRequest(f"no spreadsheet in format {fmt!r}; use csv or xlsx")
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    for i, r in enumerate(rows, start=1):
+        for j, value in enumerate(r, start=1):
+            cell = ws.cell(row=i, column=j, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text, even "=HYPERLINK(...)": never a formula
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
 
 def write_export(rows: list[list[str]], out: str | Path) -> None:
     """Write export rows to a .csv (UTF-8 with BOM, for Excel) or .xlsx path."""
     out = Path(out)
     suffix = out.suffix.lower()
-    if suffix == ".csv":
-        with out.open("w", encoding="utf-8-sig", newline="") as fh:
-            write_csv(fh, rows)
-    elif suffix == ".xlsx":
-        import openpyxl
-
-        wb = openpyxl.Workbook()
-        ws = wb.active
-        ws.title = "status"
-        for i, r in enumerate(rows, start=1):
-            for j, value in enumerate(r, start=1):
-                cell = ws.cell(row=i, column=j, value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # text, even "=HYPERLINK(...)": never a formula
-        wb.save(out)
-    else:
+    if suffix not in (".csv", ".xlsx"):
         raise BadRequest(
             f"{out.name}: export to .csv or .xlsx (records) or .geojson, .gpkg, .zip (layer)"
         )
+    out.write_bytes(spreadsheet_bytes(rows, suffix[1:]))

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import Date
 
 from geo_app import clock
+from geo_app.core.programme import DEFAULT
 from geo_app.core.records import Event, Record, Standing, state_as_of
 from geo_app.errors import GeoAppError, NotFound, StoreUnavailable
 from geo_app.store.models import (
@@ -35,10 +36,12 @@ from geo_app.store.models import (
     LoginAttempt,
     LoginSession,
     StatusRecord,
+    TargetEventRow,
     UnitRow,
     User,
     UTCDateTime,
 )
+from geo_app.store.targets import TargetsMixin
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -98,7 +101,7 @@ class Conflict(GeoAppError):
     status = 409
 
 
-class Store:
+class Store(TargetsMixin):
     """Access to the status store at one database URL."""
 
     def __init__(self, url: str):
@@ -125,8 +128,8 @@ class Store:
     def session(self) -> Session:
         return self._sessions()
 
-    def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration (idempotent)."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or upgrade the schema to the newest migration, or to `revision` (idempotent)."""
         from alembic import command
         from alembic.config import Config
 
@@ -136,7 +139,7 @@ class Store:
         def run() -> None:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, revision)
 
         self._guard(run)
 
@@ -170,12 +173,12 @@ class Store:
         """Return the data revision: the cache key of everything the views show.
 
         It is the id of the newest history entry plus that of the newest audit entry for a
-        crosswalk or division change or a repaired history entry (0 when none), plus the base
-        kept in ``data_revision``. The ids only grow, so every status change and every change
-        of what units were made of gives a new, higher revision; a restore brings older ids
-        back, so it sets the base to put the revision past every value served before
-        (`restore`): a revision is never reused, and each worker's caches, keyed by it, never
-        serve a discarded timeline.
+        crosswalk or division change or a repaired history entry, plus that of the newest
+        target change (0 when none), plus the base kept in ``data_revision``. The ids only
+        grow, so every status change, every change of what units were made of and every change
+        of a checklist gives a new, higher revision; a restore brings older ids back, so it sets
+        the base to put the revision past every value served before (`restore`): a revision is
+        never reused, and each worker's caches, keyed by it, never serve a discarded timeline.
         """
 
         def run() -> int:
@@ -184,31 +187,37 @@ class Store:
 
         return self._guard(run)
 
-    def records(self, division: str) -> dict[str, StoredRecord]:
-        """Return every current record of `division`, by code."""
+    def records(self, division: str, programme: str = DEFAULT) -> dict[str, StoredRecord]:
+        """Return every current record of `division` in `programme`, by code."""
 
         def run():
             with self.session() as s:
-                rows = s.scalars(select(StatusRecord).where(StatusRecord.division == division))
+                rows = s.scalars(
+                    select(StatusRecord).where(
+                        StatusRecord.programme == programme, StatusRecord.division == division
+                    )
+                )
                 return {r.code: _stored(r) for r in rows}
 
         return self._guard(run)
 
-    def record(self, division: str, code: str) -> StoredRecord | None:
-        """Return the current record of one unit, or None."""
+    def record(self, division: str, code: str, programme: str = DEFAULT) -> StoredRecord | None:
+        """Return the current record of one unit in `programme`, or None."""
 
         def run():
             with self.session() as s:
                 row = s.scalar(
                     select(StatusRecord).where(
-                        StatusRecord.division == division, StatusRecord.code == code
+                        StatusRecord.programme == programme,
+                        StatusRecord.division == division,
+                        StatusRecord.code == code,
                     )
                 )
                 return _stored(row) if row else None
 
         return self._guard(run)
 
-    def history(self, division: str, code: str) -> list[dict[str, Any]]:
+    def history(self, division: str, code: str, programme: str = DEFAULT) -> list[dict[str, Any]]:
         """Return the history of one unit in the order it holds: by effective day, then as
         recorded (a correction sits where it belongs, not where it was typed)."""
 
@@ -216,7 +225,11 @@ class Store:
             with self.session() as s:
                 rows = s.scalars(
                     select(HistoryEntry)
-                    .where(HistoryEntry.division == division, HistoryEntry.code == code)
+                    .where(
+                        HistoryEntry.programme == programme,
+                        HistoryEntry.division == division,
+                        HistoryEntry.code == code,
+                    )
                     .order_by(HistoryEntry.effective_on, HistoryEntry.id)
                 )
                 return [_history_dict(h) for h in rows]
@@ -239,8 +252,9 @@ class Store:
 
         return self._guard(run)
 
-    def events(self, division: str) -> list[Event]:
-        """Return every history entry of `division` as dated events, oldest first."""
+    def events(self, division: str, programme: str = DEFAULT) -> list[Event]:
+        """Return every history entry of `division` in `programme` as dated events, oldest
+        first (as recorded)."""
 
         def run():
             with self.session() as s:
@@ -252,52 +266,59 @@ class Store:
                         HistoryEntry.new_status,
                         HistoryEntry.new,
                         HistoryEntry.date_source,
+                        HistoryEntry.source,
+                        HistoryEntry.actor,
                     )
-                    .where(HistoryEntry.division == division)
+                    .where(HistoryEntry.programme == programme, HistoryEntry.division == division)
                     .order_by(HistoryEntry.id)
                 )
-                return [Event(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+                return [Event(*r) for r in rows]
 
         return self._guard(run)
 
-    def records_as_of(self, division: str, day: dt.date | None) -> dict[str, StoredRecord]:
+    def records_as_of(
+        self, division: str, day: dt.date | None, programme: str = DEFAULT
+    ) -> dict[str, StoredRecord]:
         """Return the records of `division` in force on `day` by code (current when None).
 
         Records rebuilt from history carry version 0 and no ``updated_at``; their ``sample``
         flag is the current record's.
         """
-        current = self.records(division)
+        current = self.records(division, programme)
         if day is None:
             return current
         out: dict[str, StoredRecord] = {}
-        for code, ev in state_as_of(self.events(division), day).items():
-            record = Record.from_content(ev.content or {"code": code, "status": ev.status})
+        for code, ev in state_as_of(self.events(division, programme), day).items():
+            content = ev.content or {"code": code, "status": ev.status, "division": division}
+            record = Record.from_content(content, programme)
             record.status = ev.status
             now = current.get(code)
             out[code] = StoredRecord(record, 0, None, bool(now and now.sample))  # type: ignore[arg-type]
         return out
 
-    def standing(self, division: str, day: dt.date | None = None) -> Standing:
-        """Return what the units of `division` show on `day` (now when None).
+    def standing(
+        self, division: str, day: dt.date | None = None, programme: str = DEFAULT
+    ) -> Standing:
+        """Return what the units of `division` show in `programme` on `day` (now when None).
 
         That is their own records and, through the crosswalk into `division`, the records of
-        the former units that went into them (see `geo_app.status.Standing`).
+        the former units that went into them (see `geo_app.core.records.Standing`).
         """
         pairs = self.crosswalk_into(division)
         former: dict[tuple[str, str], StoredRecord] = {}
         for old in sorted({p["old_division"] for p in pairs}):
-            for code, rec in self.records_as_of(old, day).items():
+            for code, rec in self.records_as_of(old, day, programme).items():
                 former[(old, code)] = rec
-        return Standing(self.records_as_of(division, day), former, pairs)
+        return Standing(self.records_as_of(division, day, programme), former, pairs, programme)
 
-    def last_effective(self, division: str) -> dict[str, dt.date]:
-        """Return, per unit, the latest effective date in its history."""
+    def last_effective(self, division: str, programme: str = DEFAULT) -> dict[str, dt.date]:
+        """Return, per unit, the latest effective date in its history in `programme`."""
 
         def run():
             with self.session() as s:
                 rows = s.execute(
                     select(HistoryEntry.code, func.max(HistoryEntry.effective_on))
-                    .where(HistoryEntry.division == division)
+                    .where(HistoryEntry.programme == programme, HistoryEntry.division == division)
                     .group_by(HistoryEntry.code)
                 )
                 return {code: day for code, day in rows}
@@ -979,6 +1000,7 @@ class Store:
                         _write_one(s, ch, now, sample)
                     s.add(
                         HistoryEntry(
+                            programme=ch.record.programme,
                             division=ch.record.division,
                             code=ch.record.code,
                             changed_at=now,
@@ -999,8 +1021,9 @@ class Store:
                             actor=actor,
                             action=_action(ch),
                             source=source,
-                            target=f"{ch.record.division}:{ch.record.code}",
+                            target=_target(ch.record),
                             details={
+                                "programme": ch.record.programme,
                                 "old_status": ch.old.status if ch.old else None,
                                 "new_status": ch.record.status,
                                 "effective_on": ch.effective_on.isoformat(),
@@ -1048,7 +1071,12 @@ class Store:
             now = clock.now()
             with self.session() as s, s.begin():
                 h = s.get(HistoryEntry, entry_id)
-                if h is None or h.division != division or h.code != code:
+                if (
+                    h is None
+                    or h.division != division
+                    or h.code != code
+                    or h.programme != record.programme
+                ):
                     raise NotFound(f"unit {code} has no history entry {entry_id}")
                 before = {
                     "effective_on": h.effective_on.isoformat(),
@@ -1065,7 +1093,7 @@ class Store:
                     "record": h.new,
                 }
                 s.flush()
-                _current_from_history(s, division, code, now)
+                _current_from_history(s, record, now)
                 self._audit(
                     s,
                     actor,
@@ -1080,28 +1108,31 @@ class Store:
         return self._guard(run)
 
 
-def _current_from_history(s: Session, division: str, code: str, now: dt.datetime) -> None:
-    """Make a unit's current record its latest history entry by (effective_on, id)."""
+def _current_from_history(s: Session, rec: Record, now: dt.datetime) -> None:
+    """Make the current record of `rec`'s unit (division, code, programme) its latest history
+    entry by (effective_on, id)."""
     latest = s.scalars(
         select(HistoryEntry)
-        .where(HistoryEntry.division == division, HistoryEntry.code == code)
+        .where(
+            HistoryEntry.programme == rec.programme,
+            HistoryEntry.division == rec.division,
+            HistoryEntry.code == rec.code,
+        )
         .order_by(HistoryEntry.effective_on.desc(), HistoryEntry.id.desc())
         .limit(1)
     ).first()
     if latest is None:
         return
-    rec = Record.from_content(latest.new or {"code": code, "status": latest.new_status})
+    content = latest.new or {"code": rec.code, "status": latest.new_status}
+    current = Record.from_content(
+        {**content, "division": rec.division, "status": latest.new_status}, rec.programme
+    ).content()
     s.execute(
         update(StatusRecord)
-        .where(StatusRecord.division == division, StatusRecord.code == code)
+        .where(*_where(rec))
         .values(
             status=latest.new_status,
-            designated_on=rec.designated_on,
-            target_on=rec.target_on,
-            transformed_on=rec.transformed_on,
-            unit=rec.unit,
-            problems=list(rec.problems),
-            notes=rec.notes,
+            fields={k: v for k, v in current.items() if k not in _NOT_FIELDS},
             updated_at=now,
             version=StatusRecord.version + 1,
         )
@@ -1126,6 +1157,21 @@ def _end_user_sessions(
     return _end(s, where, reason, now)
 
 
+def _target(rec: Record) -> str:
+    """Return the audit target of a record: "2025:16522", or "drugs:2025:16522" outside the
+    default programme."""
+    where = f"{rec.division}:{rec.code}"
+    return where if rec.programme == DEFAULT else f"{rec.programme}:{where}"
+
+
+def _where(rec: Record) -> list:
+    return [
+        StatusRecord.programme == rec.programme,
+        StatusRecord.division == rec.division,
+        StatusRecord.code == rec.code,
+    ]
+
+
 def _action(ch: Change) -> str:
     if ch.correction:
         return "status.correct"
@@ -1135,7 +1181,7 @@ def _action(ch: Change) -> str:
 def _count_correction(s: Session, ch: Change, now: dt.datetime) -> None:
     """Count a correction on the unit's record (its version moves); its content stays."""
     rec = ch.record
-    where = [StatusRecord.division == rec.division, StatusRecord.code == rec.code]
+    where = _where(rec)
     if ch.expected_version is not None:
         where.append(StatusRecord.version == ch.expected_version)
     result = s.execute(
@@ -1147,29 +1193,25 @@ def _count_correction(s: Session, ch: Change, now: dt.datetime) -> None:
 
 def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
     rec = ch.record
+    content = rec.content()
     values = dict(
         status=rec.status,
-        designated_on=rec.designated_on,
-        target_on=rec.target_on,
-        transformed_on=rec.transformed_on,
-        unit=rec.unit,
-        problems=list(rec.problems),
-        notes=rec.notes,
+        fields={k: v for k, v in content.items() if k not in _NOT_FIELDS},
         sample=sample,
         updated_at=now,
     )
     if ch.old is None:
-        exists = s.scalar(
-            select(StatusRecord.id).where(
-                StatusRecord.division == rec.division, StatusRecord.code == rec.code
-            )
-        )
+        exists = s.scalar(select(StatusRecord.id).where(*_where(rec)))
         if exists is not None:
             raise Conflict(f"unit {rec.code} gained a record meanwhile; reload and try again")
-        s.add(StatusRecord(division=rec.division, code=rec.code, version=1, **values))
+        s.add(
+            StatusRecord(
+                programme=rec.programme, division=rec.division, code=rec.code, version=1, **values
+            )
+        )
         s.flush()
         return
-    where = [StatusRecord.division == rec.division, StatusRecord.code == rec.code]
+    where = _where(rec)
     if ch.expected_version is not None:
         where.append(StatusRecord.version == ch.expected_version)
     result = s.execute(
@@ -1179,6 +1221,8 @@ def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
         raise Conflict(f"unit {rec.code} was changed meanwhile; reload and try again")
 
 
+#: What a record's content holds besides its fields.
+_NOT_FIELDS = ("code", "status", "division", "programme")
 BACKUP_FORMAT = "geo-app-backup/1"
 
 
@@ -1195,10 +1239,11 @@ def _revision_expr(with_base: bool = True):
         .where(AuditEntry.action.in_(_LAYOUT_ACTIONS))
         .scalar_subquery()
     )
+    targets = select(func.coalesce(func.max(TargetEventRow.id), 0)).scalar_subquery()
     if not with_base:
-        return history + layout
+        return history + layout + targets
     base = select(func.coalesce(func.max(DataRevision.base), 0)).scalar_subquery()
-    return history + layout + base
+    return history + layout + targets + base
 
 
 def _first_line(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from geo_app import accounts, clock, config
+from geo_app.core import programme as programmes
 from geo_app.core.records import parse_date
 from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
 from geo_app.geodata import boundaries, divisions
@@ -37,6 +38,7 @@ from geo_app.web.common import (
     error_response,
     page_context,
     page_lang,
+    request_programme,
     requires,
     run_web_import,
     services,
@@ -247,12 +249,15 @@ def import_page():
     result = problems = None
     error = None
     status = 200
+    chosen = programmes.DEFAULT
     if request.method == "POST":
         try:
+            chosen = request_programme().code
             result = run_web_import(
                 request.files.get("file"),
                 truthy(request.form.get("dry_run")),
                 truthy(request.form.get("correct")),
+                chosen,
             )
         except ImportFailed as exc:
             error = exc.message
@@ -261,7 +266,17 @@ def import_page():
         except GeoAppError as exc:
             error = exc.message
             status = exc.status if exc.status < 500 else 400
-    return _page("import.html", status, result=result, error=error, problems=problems)
+    lang = page_lang()
+    choices = [(p.code, p.name(lang)) for p in programmes.all_programmes()]
+    return _page(
+        "import.html",
+        status,
+        result=result,
+        error=error,
+        problems=problems,
+        programmes=choices,
+        chosen=chosen,
+    )
 
 
 # -- boundary sets ----------------------------------------------------------------------------

@@ -6,14 +6,14 @@ its cookie. ``data_revision``: one row, ``base``, added to the newest ids by `St
 a restore sets it so that the revision moves past every value served before, and a repair of a
 history entry adds one.
 
-Revision ID: 0005
+Revision ID: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
