@@ -84,7 +84,7 @@ def test_the_csv_download_imports_back_without_the_prefix(app, units):
     cells = importer.read_cells(body, "x.csv")
     parsed, _ = importer.parse_rows(cells, "x.csv", importer.UnitIndex(units), "2025")
     by_code = {p.record.code: p.record for p in parsed}
-    assert {c: by_code[c].notes for c in HOSTILE} == HOSTILE
+    assert {c: by_code[c].get("notes") for c in HOSTILE} == HOSTILE
 
 
 def test_the_xlsx_download_holds_text_never_formulas(app, units):

@@ -276,14 +276,14 @@ def test_the_command_line_lists_and_repairs_history_entries(app, monkeypatch):
             str(entry),
             "--effective-on",
             "2026-11-01",
-            "--designated-on",
-            "19/05/2023",
+            "--set",
+            "designated_on=19/05/2023",
             "--note",
             "typing error",
         ],
     )
     assert r.exit_code == 0, r.output
     record = _store(app).record("2025", "16522").record
-    assert record.designated_on == dt.date(2023, 5, 19)
+    assert record.get("designated_on") == dt.date(2023, 5, 19)
     (audit,) = _store(app).audit_entries(action="status.repair")
     assert audit["actor"] == "cli" and audit["details"]["old"]["effective_on"] == "9999-12-31"

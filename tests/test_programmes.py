@@ -151,7 +151,7 @@ def test_the_drug_programme_end_to_end(app, tmp_path):
     drugs = programmes.get("drugs")
     for s in drugs.statuses:
         assert f"background: {s.color}" in html
-    assert 'data-programme="hotspot"' in html and 'aria-current="page">Phân loại' in html
+    assert 'data-programme="hotspot"' in html and 'aria-current="page">Ma túy' in html
     config = json_config(html)
     assert config["programme"] == "drugs"
     assert [f["name"] for f in config["fields"]][:3] == ["classified_on", "decision", "unit"]
@@ -204,8 +204,14 @@ def test_the_drug_programme_end_to_end(app, tmp_path):
     assert "Drug-free: 32/166 communes, wards (19.3%)" in text
     assert "Key complex drug area, type I" in text and "Not classified" in text
     pack = client.get("/export/pack.pdf?programme=drugs&area=15607")
-    page = PdfReader(io.BytesIO(pack.data)).pages[1].extract_text()
+    page = PdfReader(io.BytesIO(pack.data)).pages[-1].extract_text()
     assert "HỒ SƠ PHÂN LOẠI ĐỊA BÀN" in page and "Số quyết định phân loại" in page
+    # a programme without deadlines or targets shows no deadline columns, filters or tiles
+    listing = PdfReader(io.BytesIO(pack.data)).pages[1].extract_text()
+    assert "DANH SÁCH ĐỊA BÀN" in listing and "Thời hạn" not in listing
+    list_page = client.get("/list?programme=drugs").get_data(as_text=True)
+    assert 'id="list-deadline"' not in list_page and 'data-sort="deadline"' not in list_page
+    assert 'id="list-deadline"' in client.get("/list").get_data(as_text=True)
 
     # the GeoPackage download carries the programme's fields
     gpkg = client.get("/download/communes.gpkg?programme=drugs")
@@ -397,7 +403,7 @@ def test_a_third_programme_from_a_definition_file_alone(sample_settings, third_p
         pixels = np.asarray(im.convert("RGB")).reshape(-1, 3)
     assert (pixels == (0x56, 0xB4, 0xE9)).all(axis=1).any()  # the definition's "safe" colour
     pdf = client.get("/export/pack.pdf?programme=fire&area=16522")
-    assert "Số trụ nước" in PdfReader(io.BytesIO(pdf.data)).pages[1].extract_text()
+    assert "Số trụ nước" in PdfReader(io.BytesIO(pdf.data)).pages[-1].extract_text()
     geojson = client.get("/download/communes.geojson?programme=fire").get_json()
     props = next(f["properties"] for f in geojson["features"] if f["properties"]["code"] == "16417")
     assert props["checked"] == "2026-09-15" and props["hydrants"] == 12.0

@@ -232,6 +232,8 @@ def test_changes_between_two_dates_include_a_change_through_a_former_unit(app, f
     load_crosswalk(store)
     import_2024(store)  # old records: Sơn Lư (15016 → 15019) relapsed on the import day
     frozen_clock.move_to(dt.datetime(2026, 12, 20, 3, 0, tzinfo=dt.UTC))
+    client = client_as(app, "admin")  # twenty days on, the session has long been idle
+    token = csrf_token(client)
     edit("14845", "in_progress", "2026-12-20")  # after the period
     found = client.get("/api/changes?from=2026-11-01&to=2026-12-19").get_json()
     changed = {e["code"]: e for e in found["changes"]}

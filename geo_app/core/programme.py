@@ -267,6 +267,11 @@ class Programme:
     def listed(self, code: str) -> bool:
         return self.by_code[code].listed
 
+    @property
+    def has_deadlines(self) -> bool:
+        """Whether the programme's units have deadlines or targets (hotspot: yes; drugs: no)."""
+        return bool(self.deadline_field or self.targets)
+
     # -- records ---------------------------------------------------------------------------
     def field(self, name: str) -> Field:
         return self.by_field[name]

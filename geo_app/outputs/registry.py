@@ -100,14 +100,15 @@ class DataOptions:
 
 
 def parse_data_options(params: Mapping[str, Any], fmt: str) -> DataOptions:
-    """Read the options of a data export; only ``programme`` is taken.
+    """Read the options of a data export: ``programme`` (``lang`` says only in what language
+    an error answers, so it is let through).
 
     Raises
     ------
     BadRequest
         Naming an unknown parameter or programme.
     """
-    unknown = [k for k in params if k != "programme"]
+    unknown = [k for k in params if k not in ("programme", "lang")]
     if unknown:
         raise BadRequest(f"unknown parameter {unknown[0]!r}; use programme")
     value = params.get("programme")

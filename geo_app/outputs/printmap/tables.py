@@ -106,6 +106,18 @@ class Column:
     align: str = "left"
 
 
+def _only(
+    columns: list[Column], body: list[list[str]], drop: set[int]
+) -> tuple[list[Column], list[list[str]]]:
+    """Return the table without the columns at `drop`, the others widened to fill the page."""
+    if not drop:
+        return columns, body
+    kept = [c for i, c in enumerate(columns) if i not in drop]
+    total = sum(c.width for c in kept)
+    kept = [Column(c.label, c.width / total, c.align) for c in kept]
+    return kept, [[v for i, v in enumerate(row) if i not in drop] for row in body]
+
+
 def deadline_text(deadline: dict[str, Any], lang: str) -> str:
     """Return a deadline as the pack prints it ("Quá hạn 45 ngày", "Còn 12 ngày")."""
     t = LABELS[lang]
@@ -151,7 +163,7 @@ def summary_table(data: MapData, options: ExportOptions) -> tuple[list[Column], 
         ]
         for r in rows
     ]
-    return columns, body
+    return _only(columns, body, set() if prog.has_deadlines else {2, 3, 4})
 
 
 def changes_table(data: MapData, options: ExportOptions) -> tuple[list[Column], list[list[str]]]:
@@ -181,7 +193,7 @@ def changes_table(data: MapData, options: ExportOptions) -> tuple[list[Column], 
                 t["sources"].get(e["source"], e["source"]),
             ]
         )
-    return columns, body
+    return _only(columns, body, set() if prog.has_deadlines else {3})
 
 
 def by_unit_table(data: MapData, options: ExportOptions) -> tuple[list[Column], list[list[str]]]:
@@ -205,7 +217,8 @@ def by_unit_table(data: MapData, options: ExportOptions) -> tuple[list[Column], 
         ]
         for g in data.by_unit or []
     ]
-    return columns, body
+    drop = (set() if prog.done_status else {2}) | (set() if prog.has_deadlines else {3, 4})
+    return _only(columns, body, drop)
 
 
 def rows_per_page(options: ExportOptions) -> int:
