@@ -35,22 +35,36 @@ def _start(store, csv_path):
     )
 
 
-def test_killed_import_writes_all_or_nothing(store, national_csv):
-    csv_path, n = national_csv
-    # how long a whole import takes here, to kill the next ones at points inside it
+def _with_notes(csv_path, prefix: str):
+    """Return a copy of the national file whose every note changes (every row an update)."""
+    changed = csv_path.with_name(f"{prefix}.csv")
+    changed.write_text(
+        csv_path.read_text(encoding="utf-8").replace(",row ", f",{prefix} "), encoding="utf-8"
+    )
+    return changed
+
+
+def _run(store, csv_path) -> float:
     t0 = time.perf_counter()
     p = _start(store, csv_path)
-    out, err = p.communicate(timeout=300)
-    full = time.perf_counter() - t0
+    _out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err.decode()
+    return time.perf_counter() - t0
+
+
+def test_killed_import_writes_all_or_nothing(store, national_csv):
+    csv_path, n = national_csv
+    _run(store, csv_path)  # every unit gets its record
     assert store.count() == n
+    # how long an import updating every row takes here (warm, like the ones killed below)
+    full = _run(store, _with_notes(csv_path, "hàng"))
     baseline = (store.count(), store.history_count(), store.revision())
-    # every later import changes every row (new notes), so a partial write would show
-    text = csv_path.read_text(encoding="utf-8").replace(",row ", ",dòng ")
-    changed = csv_path.with_name("changed.csv")
-    changed.write_text(text, encoding="utf-8")
+    assert baseline[1] == 2 * n
+    changed = _with_notes(csv_path, "dòng")
     outcomes = set()
-    for fraction in (0.8, 0.92, 0.98):
+    # killed at points ever later inside it: at first before it writes, then (perhaps) after it
+    # committed; never anything in between
+    for fraction in (0.5, 0.8, 0.92, 0.98):
         p = _start(store, changed)
         time.sleep(full * fraction)
         p.send_signal(signal.SIGKILL)
@@ -59,7 +73,7 @@ def test_killed_import_writes_all_or_nothing(store, national_csv):
         if state == baseline:
             outcomes.add("before")
         else:
-            assert state[0] == n and state[1] == 2 * n, state  # the whole import, once
+            assert state[0] == n and state[1] == 3 * n, state  # the whole import, once
             notes = {r.record.get("notes") for r in store.records("2025").values()}
             assert all(x.startswith("dòng ") for x in notes)
             outcomes.add("after")
