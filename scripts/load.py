@@ -1,36 +1,69 @@
-"""Load test: 50 logged-in users for 60 s against gunicorn and against Flask's development
-server, both on PostgreSQL on loopback, in the same run; prints throughput and latencies.
+"""Load test: logged-in users against gunicorn and against Flask's development server (the
+baseline), both on PostgreSQL on loopback, in the same run; prints throughput and latencies.
 
-Usage: .venv/bin/python scripts/load.py [--users 50] [--seconds 60] [--workers 4]
+    .venv/bin/python scripts/load.py [--users 50] [--seconds 60] [--workers 4]
+                                     [--pace people|capacity|both] [--quick]
+
+Each pace (people: 0.5-2 s between a user's requests; capacity: back to back) runs for
+`--seconds` against `geo-app serve --workers N` (gunicorn, 4 threads per worker), then against
+`geo-app serve --dev`, same data, same machine; the ratios gunicorn / development server are
+the figures to compare. Prints a Markdown section (see scripts/bench_all.py).
+
 Needs the PostgreSQL server of the machine (GEO_APP_TEST_PG_URL, default the local `test`
-database); works in its own schema, dropped at the end. Traffic stays on 127.0.0.1.
+database, trust auth); works in its own schema, dropped at the end. Traffic stays on 127.0.0.1.
+Server logs, locust's CSV files and (with `--quick`) the display cache live in a temporary
+folder. `--quick`: 3 users for 3 s back to back, 1 worker; it fails when a request failed
+or a server logged a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from benchlib import (
+    BENCH_SECRET,
+    command,
+    load_sample,
+    parser,
+    say,
+    section,
+    settings,
+    table,
+    temporary_folder,
+    times,
+)
 
-from geo_app import accounts, config
+from geo_app import accounts
 from geo_app.geodata import boundaries
-from geo_app.io import importer
 from geo_app.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("GEO_APP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "load-test-password"
 BIN = Path(sys.executable).parent
+SERVERS = {"gunicorn": "gunicorn", "dev": "development server"}
+PACES = {
+    "people": "people's pace (0.5–2 s between requests)",
+    "capacity": "back to back (capacity)",
+}
+#: The requests of the per-request table, in the order a user makes them.
+ENDPOINTS = [
+    ("POST", "/login", "log in (argon2)"),
+    ("GET", "/", "map page"),
+    ("GET", "/api/summary", "figures"),
+    ("GET", "/api/communes/<code>", "a unit's record"),
+    ("POST", "/api/communes/<code>/status", "an edit"),
+]
 
 
 def free_port() -> int:
@@ -39,24 +72,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(url: str, timeout: float = 60) -> None:
+def wait_ready(url: str, server: subprocess.Popen, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server stopped (exit {server.returncode}) before serving")
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.3)
-    raise RuntimeError(f"{url} did not start")
+    raise RuntimeError(f"{url} did not start in {timeout:.0f} s")
 
 
-def setup(db_url: str, n_users: int) -> tuple[list[str], list[str]]:
+def setup(db_url: str, values: dict[str, Any], n_users: int) -> tuple[list[str], list[str]]:
+    """Load the sample and create `n_users` officers, each assigned one listed unit."""
     store = Store(db_url)
     store.upgrade()
-    units = importer.unit_refs(boundaries.load(config.load()["BOUNDARIES"]).units)
-    sample = config.SAMPLE_STATUS_FILE
-    importer.run_import(store, sample.read_bytes(), sample.name, units)
+    units = boundaries.load(values["BOUNDARIES"]).units
+    load_sample(store, units)
     records = store.records("2025")
     editable = sorted(
         c for c, r in records.items() if r.record.status in ("hotspot", "in_progress")
@@ -68,109 +103,242 @@ def setup(db_url: str, n_users: int) -> tuple[list[str], list[str]]:
         if i <= len(editable):
             store.set_assignments(name, "2025", [editable[i - 1]], actor="load", source="load")
     store.dispose()
-    return editable, [u.code for u in units]
+    return editable, [str(c) for c in units["code"]]
 
 
 def run(
-    kind: str, env: dict[str, str], args, codes: list[str], all_codes: list[str], out: Path
-) -> dict[str, str]:
+    kind: str,
+    pace: str,
+    env: dict[str, str],
+    args,
+    codes: list[str],
+    all_codes: list[str],
+    out: Path,
+) -> dict[tuple[str, str], dict[str, str]]:
+    """Serve with `kind`, run locust against it; return its rows by (method, name)."""
+    say(f"load: {pace}, {kind}, {args.users} users for {args.seconds} s")
     port = free_port()
     cmd = [str(BIN / "geo-app"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--dev"] if kind == "dev" else ["--workers", str(args.workers)]
-    log = (out / f"{kind}-server.log").open("w")
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base)
-        prefix = out / kind
-        locust_env = dict(
-            env,
-            LOAD_PASSWORD=PASSWORD,
-            LOAD_CODES=",".join(codes),
-            LOAD_ALL_CODES=",".join(all_codes),
-        )
-        subprocess.run(
-            [
-                str(BIN / "locust"),
-                "-f",
-                str(ROOT / "scripts" / "locustfile.py"),
-                "--headless",
-                "-u",
-                str(args.users),
-                "-r",
-                str(args.users),
-                "-t",
-                f"{args.seconds}s",
-                "--host",
-                base,
-                "--csv",
-                str(prefix),
-                "--only-summary",
-                "--loglevel",
-                "WARNING",
-            ],
-            env=locust_env,
-            check=False,
-            stdout=subprocess.DEVNULL,
-        )
-        with open(f"{prefix}_stats.csv", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        return {r["Name"]: r for r in rows}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+    log_path = out / f"{pace}-{kind}-server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_ready(base, server)
+            except RuntimeError:
+                say(log_path.read_text(errors="replace")[-3000:])
+                raise
+            prefix = out / f"{pace}-{kind}"
+            locust_env = dict(
+                env,
+                LOAD_PASSWORD=PASSWORD,
+                LOAD_CODES=",".join(codes),
+                LOAD_ALL_CODES=",".join(all_codes),
+                LOAD_WAIT="0" if pace == "capacity" else "1",
+            )
+            locust_log = out / f"{pace}-{kind}-locust.log"
+            with locust_log.open("w") as llog:
+                subprocess.run(
+                    [
+                        str(BIN / "locust"),
+                        "-f",
+                        str(ROOT / "scripts" / "locustfile.py"),
+                        "--headless",
+                        "-u",
+                        str(args.users),
+                        "-r",
+                        str(args.users),
+                        "-t",
+                        f"{args.seconds}s",
+                        "--host",
+                        base,
+                        "--csv",
+                        str(prefix),
+                        "--only-summary",
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    env=locust_env,
+                    check=False,  # it exits 1 when a request failed: the table says so
+                    stdout=llog,
+                    stderr=subprocess.STDOUT,
+                    cwd=out,
+                )
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    logged = log_path.read_text(errors="replace")
+    if "Traceback" in logged:
+        say(f"load: the {kind} server logged a traceback:\n{logged[-3000:]}")
+        if args.quick:
+            raise SystemExit(1)
+    stats = Path(f"{prefix}_stats.csv")
+    if not stats.is_file():
+        say(locust_log.read_text(errors="replace")[-3000:])
+        raise RuntimeError(f"locust wrote no statistics ({kind}, {pace})")
+    with stats.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {(r["Type"], r["Name"]): r for r in rows}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument(
-        "--no-wait",
-        action="store_true",
-        help="users send requests back to back (capacity), not 0.5-2 s apart",
+def _ms(value: str) -> str:
+    ms = float(value or 0)
+    return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
+def _agg(rows: dict[tuple[str, str], dict[str, str]]) -> dict[str, str]:
+    return next(r for (_, name), r in rows.items() if name == "Aggregated")
+
+
+def rate(row: dict[str, str], args) -> float:
+    """Return requests per second over the whole run (locust's own figure spans only the
+    first to the last request)."""
+    return int(row["Request Count"]) / args.seconds
+
+
+def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> str:
+    main_rows = []
+    for pace, by_server in results.items():
+        for i, (kind, rows) in enumerate(by_server.items()):
+            a = _agg(rows)
+            bold = "**" if kind == "gunicorn" else ""
+            main_rows.append(
+                [
+                    PACES[pace] if i == 0 else "",
+                    SERVERS[kind] + (" (**baseline**)" if kind == "dev" else ""),
+                    f"{int(a['Request Count']):,}",
+                    f"{bold}{int(a['Failure Count']):,}{bold}",
+                    f"{rate(a, args):.1f}",
+                    _ms(a["50%"]),
+                    _ms(a["95%"]),
+                    _ms(a["99%"]),
+                ]
+            )
+    columns = [(pace, kind) for pace, by_server in results.items() for kind in by_server]
+    per_request = []
+    for method, name, what in ENDPOINTS:
+        cells = []
+        for pace, kind in columns:
+            r = results[pace][kind].get((method, name))
+            cells.append(f"{_ms(r['50%'])} / {_ms(r['95%'])}" if r else "—")
+        per_request.append([f"{what}: `{method} {name}`", *cells])
+    notes = []
+    for pace, by_server in results.items():
+        g, d = _agg(by_server["gunicorn"]), _agg(by_server["dev"])
+        throughput = rate(g, args) / max(rate(d, args), 1e-9)
+        p95 = float(d["95%"]) / max(float(g["95%"]), 1)
+        login = by_server["gunicorn"].get(("POST", "/login"))
+        if pace == "people":
+            notes.append(
+                f"At people's pace gunicorn serves {times(throughput)} the development "
+                f"server's throughput (the load is about {rate(g, args):.0f} req/s, "
+                "so both keep up when that is near 1×); the tail is the simultaneous logins: "
+                f"argon2 takes {_ms(login['50%']) if login else '—'} median under gunicorn "
+                "during that burst (see the per-request table)."
+            )
+        else:
+            notes.append(
+                f"At capacity gunicorn serves **{times(throughput)}** the development server's "
+                f"throughput with a p95 {times(p95)} lower: one Python process cannot use more "
+                f"than one core ({os.cpu_count()} here, shared by the server, PostgreSQL and "
+                "locust)."
+            )
+    errors = sum(
+        int(_agg(rows)["Failure Count"]) for by in results.values() for rows in by.values()
     )
-    args = parser.parse_args()
+    notes.append(
+        f"{errors:,} failed requests in all (a 409 would count: each user edits only its "
+        "own unit, so none is expected)."
+    )
+    return section(
+        "Production serving (load)",
+        f"Command: `{command('load.py', argv)}`. The run makes its own PostgreSQL schema on the "
+        f"local server, loads the sample, creates {args.users} officers (each assigned one "
+        "unit), then runs locust (`scripts/locustfile.py`) on loopback for "
+        f"{args.seconds} s against `geo-app serve --workers {args.workers}` (gunicorn, 4 "
+        "threads per worker) and then against `geo-app serve --dev` (Flask's threaded "
+        "development server, the baseline), same data, same machine, at each pace. Every user "
+        "logs in through the form (argon2), then opens the map page, the figures, unit "
+        "records, and now and then edits its own unit (`POST /api/communes/<code>/status` "
+        "with the CSRF token). req/s = requests / run time.",
+        table(
+            [
+                f"{args.users} users, {args.seconds} s",
+                "server",
+                "requests",
+                "errors",
+                "req/s",
+                "p50",
+                "p95",
+                "p99",
+            ],
+            main_rows,
+        ),
+        "Per request, p50 / p95:",
+        table(
+            ["request", *(f"{pace}: {SERVERS[kind]}" for pace, kind in columns)],
+            per_request,
+        ),
+        "\n".join(f"- {n}" for n in notes),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__)
+    p.add_argument("--users", type=int, default=50)
+    p.add_argument("--seconds", type=int, default=60)
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--pace", choices=("people", "capacity", "both"), default="both")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.users, args.seconds, args.workers, args.pace = 3, 3, 1, "capacity"
+    paces = ["people", "capacity"] if args.pace == "both" else [args.pace]
     schema = "load_" + uuid.uuid4().hex[:10]
     admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    db_url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
     try:
-        codes, all_codes = setup(db_url, args.users)
-        out = Path(tempfile.mkdtemp(prefix="geo-app-load-"))
-        env = dict(os.environ, GEO_APP_DATABASE_URL=db_url, LOAD_WAIT="0" if args.no_wait else "1")
-        results = {
-            kind: run(kind, env, args, codes, all_codes, out) for kind in ("gunicorn", "dev")
-        }
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        print(f"load.py needs PostgreSQL at {PG_URL}: {exc.orig}", file=sys.stderr)
+        return 1
+    db_url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        with temporary_folder() as out:
+            values = settings(out, args.quick, DATABASE_URL=db_url)
+            codes, all_codes = setup(db_url, values, args.users)
+            env = dict(
+                os.environ,
+                GEO_APP_DATABASE_URL=db_url,
+                GEO_APP_SECRET_KEY=BENCH_SECRET,
+                GEO_APP_CACHE_DIR=str(values["CACHE_DIR"]),
+            )
+            for pace in paces:
+                results[pace] = {
+                    kind: run(kind, pace, env, args, codes, all_codes, out)
+                    for kind in ("gunicorn", "dev")
+                }
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
-    pace = "back to back" if args.no_wait else "0.5-2 s between requests"
-    print(
-        f"{args.users} users ({pace}), {args.seconds} s each, PostgreSQL, loopback "
-        f"(gunicorn: {args.workers} workers x 4 threads; dev: Flask's threaded server)"
-    )
-    head = (
-        f"{'server':<9} {'endpoint':<30} {'requests':>8} {'errors':>6} {'req/s':>7} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
-    )
-    print(head)
-    for kind, rows in results.items():
-        for name, r in rows.items():
-            print(
-                f"{kind:<9} {name:<30} {r['Request Count']:>8} {r['Failure Count']:>6} "
-                f"{float(r['Requests/s']):>7.1f} {r['50%']:>7} {r['95%']:>7} {r['99%']:>7}"
-            )
-    g, d = results["gunicorn"]["Aggregated"], results["dev"]["Aggregated"]
-    print(
-        f"throughput gunicorn / dev: {float(g['Requests/s']) / float(d['Requests/s']):.2f}x; "
-        f"p95 dev / gunicorn: {float(d['95%']) / max(float(g['95%']), 1):.2f}x"
-    )
+    print(report(results, args, argv))
+    aggregated = [_agg(rows) for by in results.values() for rows in by.values()]
+    if any(int(a["Request Count"]) == 0 for a in aggregated):
+        print("load.py: a server answered no request", file=sys.stderr)
+        return 1
+    failed = sum(int(a["Failure Count"]) for a in aggregated)
+    if failed and args.quick:
+        print(f"load.py: {failed} request(s) failed", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
