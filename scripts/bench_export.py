@@ -134,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.dpi} dpi (matplotlib `Figure` + Agg, as the export uses) — the baseline — "
             "and `printmap.render_map` of the province, same size and dpi, with everything a "
             "briefing map carries (title, legend with counts, hatching, labels placed without "
-            "overlaps, scale bar, north arrow, marking, sample banner). Medians of "
-            f"{args.runs} run(s) ({vector_runs} for PDF and SVG).",
+            "overlaps, scale bar, north arrow, marking, sample banner). "
+            + (f"Medians of {args.runs} runs" if args.runs > 1 else "One run")
+            + (f" ({vector_runs} for PDF and SVG)." if vector_runs > 1 else "."),
             table(
                 ["what", "time", "ratio"],
                 [
