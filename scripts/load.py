@@ -66,6 +66,64 @@ ENDPOINTS = [
 ]
 
 
+class CpuWindow:
+    """CPU used during a run, from /proc (Linux): by a process and its descendants (the
+    server), and by the whole machine (the server, PostgreSQL, locust and anything else
+    running: other engineers' test suites), in cores. None where /proc cannot be read."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.start = (time.perf_counter(), _machine(), _tree(pid))
+
+    def stop(self) -> dict[str, float | None]:
+        t0, machine0, tree0 = self.start
+        wall = time.perf_counter() - t0
+        machine1, tree1 = _machine(), _tree(self.pid)
+        tick = os.sysconf("SC_CLK_TCK")
+        server = (tree1 - tree0) / tick / wall if None not in (tree0, tree1) else None
+        busy = None
+        if machine0 and machine1 and machine1[0] > machine0[0]:
+            total, idle = machine1[0] - machine0[0], machine1[1] - machine0[1]
+            busy = (total - idle) / total * (os.cpu_count() or 1)
+        return {"server": server, "busy": busy}
+
+
+def _machine() -> tuple[int, int] | None:
+    """Return all and idle jiffies of the machine since boot."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    values = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(values), values[3] + values[4]
+
+
+def _stat(pid: str) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _tree(pid: int) -> int | None:
+    """Return the CPU jiffies used by `pid` and its live descendants (and reaped children)."""
+    parents: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if entry.name.isdigit() and (fields := _stat(entry.name)):
+            parents[int(entry.name)] = int(fields[1])
+            stats[int(entry.name)] = fields
+    if pid not in stats:
+        return None
+    tree, changed = {pid}, True
+    while changed:
+        more = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        changed = bool(more)
+    # utime, stime, cutime, cstime are fields 14 to 17 of the line, 11 to 14 after the name
+    return sum(sum(int(v) for v in stats[p][11:15]) for p in tree)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -139,6 +197,7 @@ def run(
                 LOAD_WAIT="0" if pace == "capacity" else "1",
             )
             locust_log = out / f"{pace}-{kind}-locust.log"
+            cpu = CpuWindow(server.pid)
             with locust_log.open("w") as llog:
                 subprocess.run(
                     [
@@ -166,6 +225,7 @@ def run(
                     stderr=subprocess.STDOUT,
                     cwd=out,
                 )
+            used = cpu.stop()
         finally:
             server.terminate()
             try:
@@ -184,12 +244,18 @@ def run(
         raise RuntimeError(f"locust wrote no statistics ({kind}, {pace})")
     with stats.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return {(r["Type"], r["Name"]): r for r in rows}
+    result: dict[Any, Any] = {(r["Type"], r["Name"]): r for r in rows}
+    result["cpu"] = used
+    return result
 
 
 def _ms(value: str) -> str:
     ms = float(value or 0)
     return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
+def _cores(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} cores"
 
 
 def _agg(rows: dict[tuple[str, str], dict[str, str]]) -> dict[str, str]:
@@ -218,6 +284,8 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                     _ms(a["50%"]),
                     _ms(a["95%"]),
                     _ms(a["99%"]),
+                    _cores(rows["cpu"]["server"]),
+                    _cores(rows["cpu"]["busy"]),
                 ]
             )
     columns = [(pace, kind) for pace, by_server in results.items() for kind in by_server]
@@ -243,11 +311,17 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                 "during that burst (see the per-request table)."
             )
         else:
+            tail = f"a p95 {times(p95)} lower" if p95 >= 1 else f"a p95 {times(1 / p95)} higher"
+            gc, dc = by_server["gunicorn"]["cpu"], by_server["dev"]["cpu"]
             notes.append(
                 f"At capacity gunicorn serves **{times(throughput)}** the development server's "
-                f"throughput with a p95 {times(p95)} lower: one Python process cannot use more "
-                f"than one core ({os.cpu_count()} here, shared by the server, PostgreSQL and "
-                "locust)."
+                f"throughput with {tail}. Its edge is the cores: one Python process cannot use "
+                f"more than one, and here gunicorn's processes used {_cores(gc['server'])} "
+                f"against {_cores(dc['server'])} for the development server, out of "
+                f"{os.cpu_count()} shared by the server, PostgreSQL, locust and whatever else "
+                "the machine runs (the machine was busy "
+                f"{_cores(gc['busy'])} and {_cores(dc['busy'])}). When other work takes the "
+                "second core, the ratio falls toward 1×: read it with those columns."
             )
     errors = sum(
         int(_agg(rows)["Failure Count"]) for by in results.values() for rows in by.values()
@@ -266,7 +340,9 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
         "development server, the baseline), same data, same machine, at each pace. Every user "
         "logs in through the form (argon2), then opens the map page, the figures, unit "
         "records, and now and then edits its own unit (`POST /api/communes/<code>/status` "
-        "with the CSRF token). req/s = requests / run time.",
+        "with the CSRF token). req/s = requests / run time. Server CPU = the CPU time of the "
+        "server's processes during the run in cores; machine busy = all the machine's CPU time "
+        "(the server, PostgreSQL, locust and any other work) in cores.",
         table(
             [
                 f"{args.users} users, {args.seconds} s",
@@ -277,6 +353,8 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                 "p50",
                 "p95",
                 "p99",
+                "server CPU",
+                "machine busy",
             ],
             main_rows,
         ),
