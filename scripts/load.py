@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,6 +57,7 @@ PACES = {
     "people": "people's pace (0.5–2 s between requests)",
     "capacity": "back to back (capacity)",
 }
+WHEN = {"people": "at people's pace", "capacity": "at capacity (after the logins)"}
 #: The requests of the per-request table, in the order a user makes them.
 ENDPOINTS = [
     ("POST", "/login", "log in (argon2)"),
@@ -172,8 +174,9 @@ def run(
     codes: list[str],
     all_codes: list[str],
     out: Path,
-) -> dict[tuple[str, str], dict[str, str]]:
-    """Serve with `kind`, run locust against it; return its rows by (method, name)."""
+) -> dict[str, Any]:
+    """Serve with `kind`, run locust against it; return its rows by (method, name), the CPU
+    used, when the last user had logged in, and the seconds the statistics cover."""
     say(f"load: {pace}, {kind}, {args.users} users for {args.seconds} s")
     port = free_port()
     cmd = [str(BIN / "geo-app"), "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -196,10 +199,18 @@ def run(
                 LOAD_ALL_CODES=",".join(all_codes),
                 LOAD_WAIT="0" if pace == "capacity" else "1",
             )
+            login_file = out / f"{pace}-{kind}-logins.txt"
+            locust_env = dict(
+                locust_env,
+                LOAD_USERS=str(args.users),
+                LOAD_LOGIN_FILE=str(login_file),
+                # capacity is measured once everybody is in, without the burst of logins
+                LOAD_RESET_AFTER_LOGIN="1" if pace == "capacity" else "0",
+            )
             locust_log = out / f"{pace}-{kind}-locust.log"
             cpu = CpuWindow(server.pid)
             with locust_log.open("w") as llog:
-                subprocess.run(
+                locust = subprocess.Popen(
                     [
                         str(BIN / "locust"),
                         "-f",
@@ -220,11 +231,16 @@ def run(
                         "WARNING",
                     ],
                     env=locust_env,
-                    check=False,  # it exits 1 when a request failed: the table says so
                     stdout=llog,
                     stderr=subprocess.STDOUT,
                     cwd=out,
                 )
+                restarted = pace != "capacity"
+                while locust.poll() is None:  # exit 1 when a request failed: the table says so
+                    if not restarted and login_file.exists():
+                        cpu = CpuWindow(server.pid)  # from the last login on, as the statistics
+                        restarted = True
+                    time.sleep(0.2)
             used = cpu.stop()
         finally:
             server.terminate()
@@ -244,13 +260,34 @@ def run(
         raise RuntimeError(f"locust wrote no statistics ({kind}, {pace})")
     with stats.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    result: dict[Any, Any] = {(r["Type"], r["Name"]): r for r in rows}
-    result["cpu"] = used
-    return result
+    failures_csv = Path(f"{prefix}_failures.csv")
+    failures = []
+    if failures_csv.is_file():
+        with failures_csv.open(newline="") as fh:
+            failures = list(csv.DictReader(fh))
+    logins, failed_before = None, 0
+    if login_file.exists():
+        seconds, failed = login_file.read_text().split()
+        logins, failed_before = float(seconds), int(failed)
+    window = args.seconds
+    if pace == "capacity" and logins is not None:
+        window = max(args.seconds - logins, 1e-3)
+    return {
+        "rows": {(r["Type"], r["Name"]): r for r in rows},
+        "cpu": used,
+        "failures": failures,
+        "logins": logins,
+        # failures before the statistics started again (capacity) count too
+        "failed_before": failed_before if pace == "capacity" else 0,
+        "window": window,
+    }
 
 
 def _ms(value: str) -> str:
-    ms = float(value or 0)
+    try:
+        ms = float(value or 0)
+    except ValueError:  # "N/A": no request
+        return "—"
     return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
 
 
@@ -258,34 +295,44 @@ def _cores(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} cores"
 
 
-def _agg(rows: dict[tuple[str, str], dict[str, str]]) -> dict[str, str]:
-    return next(r for (_, name), r in rows.items() if name == "Aggregated")
+def _agg(res: dict[str, Any]) -> dict[str, str]:
+    return next(r for (_, name), r in res["rows"].items() if name == "Aggregated")
 
 
-def rate(row: dict[str, str], args) -> float:
-    """Return requests per second over the whole run (locust's own figure spans only the
-    first to the last request)."""
-    return int(row["Request Count"]) / args.seconds
+def failed(res: dict[str, Any]) -> int:
+    """Return the failed requests of a run, those of the logins at capacity included."""
+    return int(_agg(res)["Failure Count"]) + res["failed_before"]
+
+
+def rate(res: dict[str, Any]) -> float:
+    """Return requests per second over the time the statistics cover (locust's own figure
+    spans only the first to the last request)."""
+    return int(_agg(res)["Request Count"]) / res["window"]
+
+
+def _seconds(value: float | None) -> str:
+    return "not all" if value is None else f"{value:.1f} s"
 
 
 def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> str:
     main_rows = []
     for pace, by_server in results.items():
-        for i, (kind, rows) in enumerate(by_server.items()):
-            a = _agg(rows)
+        for i, (kind, res) in enumerate(by_server.items()):
+            a = _agg(res)
             bold = "**" if kind == "gunicorn" else ""
             main_rows.append(
                 [
                     PACES[pace] if i == 0 else "",
                     SERVERS[kind] + (" (**baseline**)" if kind == "dev" else ""),
+                    _seconds(res["logins"]),
                     f"{int(a['Request Count']):,}",
-                    f"{bold}{int(a['Failure Count']):,}{bold}",
-                    f"{rate(a, args):.1f}",
+                    f"{bold}{failed(res):,}{bold}",
+                    f"{bold}{rate(res):.1f}{bold}",
                     _ms(a["50%"]),
                     _ms(a["95%"]),
                     _ms(a["99%"]),
-                    _cores(rows["cpu"]["server"]),
-                    _cores(rows["cpu"]["busy"]),
+                    _cores(res["cpu"]["server"]),
+                    _cores(res["cpu"]["busy"]),
                 ]
             )
     columns = [(pace, kind) for pace, by_server in results.items() for kind in by_server]
@@ -293,42 +340,48 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
     for method, name, what in ENDPOINTS:
         cells = []
         for pace, kind in columns:
-            r = results[pace][kind].get((method, name))
-            cells.append(f"{_ms(r['50%'])} / {_ms(r['95%'])}" if r else "—")
+            r = results[pace][kind]["rows"].get((method, name))
+            counted = r and int(r["Request Count"])
+            cells.append(f"{_ms(r['50%'])} / {_ms(r['95%'])}" if counted else "—")
         per_request.append([f"{what}: `{method} {name}`", *cells])
     notes = []
     for pace, by_server in results.items():
-        g, d = _agg(by_server["gunicorn"]), _agg(by_server["dev"])
-        throughput = rate(g, args) / max(rate(d, args), 1e-9)
-        p95 = float(d["95%"]) / max(float(g["95%"]), 1)
-        login = by_server["gunicorn"].get(("POST", "/login"))
+        g, d = by_server["gunicorn"], by_server["dev"]
+        throughput = rate(g) / max(rate(d), 1e-9)
+        p95 = float(_agg(d)["95%"]) / max(float(_agg(g)["95%"]), 1)
+        tail = f"a p95 {times(p95)} lower" if p95 >= 1 else f"a p95 {times(1 / p95)} higher"
         if pace == "people":
+            login = g["rows"].get(("POST", "/login")) or {}
             notes.append(
                 f"At people's pace gunicorn serves {times(throughput)} the development "
-                f"server's throughput (the load is about {rate(g, args):.0f} req/s, "
-                "so both keep up when that is near 1×); the tail is the simultaneous logins: "
-                f"argon2 takes {_ms(login['50%']) if login else '—'} median under gunicorn "
-                "during that burst (see the per-request table)."
+                f"server's throughput, with {tail} (the load is about {rate(g):.0f} req/s: "
+                "near 1× means both keep up). The tail (p99) is the burst of simultaneous "
+                f"logins: argon2 takes {_ms(login.get('50%', ''))} median under "
+                "gunicorn during it."
             )
         else:
-            tail = f"a p95 {times(p95)} lower" if p95 >= 1 else f"a p95 {times(1 / p95)} higher"
-            gc, dc = by_server["gunicorn"]["cpu"], by_server["dev"]["cpu"]
             notes.append(
                 f"At capacity gunicorn serves **{times(throughput)}** the development server's "
-                f"throughput with {tail}. Its edge is the cores: one Python process cannot use "
-                f"more than one, and here gunicorn's processes used {_cores(gc['server'])} "
-                f"against {_cores(dc['server'])} for the development server, out of "
-                f"{os.cpu_count()} shared by the server, PostgreSQL, locust and whatever else "
-                "the machine runs (the machine was busy "
-                f"{_cores(gc['busy'])} and {_cores(dc['busy'])}). When other work takes the "
-                "second core, the ratio falls toward 1×: read it with those columns."
+                f"throughput, with {tail}. Its edge is the cores: one Python process cannot use "
+                f"more than one; here gunicorn's processes used {_cores(g['cpu']['server'])} "
+                f"and the development server {_cores(d['cpu']['server'])}, while the whole "
+                f"machine ({os.cpu_count()} cores: the server, PostgreSQL, locust and any other "
+                f"work) was busy {_cores(g['cpu']['busy'])} and {_cores(d['cpu']['busy'])}. "
+                "When other work holds the cores, the ratio falls toward 1×: read it with "
+                "those columns."
             )
-    errors = sum(
-        int(_agg(rows)["Failure Count"]) for by in results.values() for rows in by.values()
-    )
+    errors = sum(failed(res) for by in results.values() for res in by.values())
+    what_failed = [
+        f"{SERVERS[kind]} {WHEN[pace]}: {f['Occurrences']} × `{f['Method']} {f['Name']}` "
+        f"({f['Error'][:120]})"
+        for pace, by in results.items()
+        for kind, res in by.items()
+        for f in res["failures"]
+    ]
     notes.append(
         f"{errors:,} failed requests in all (a 409 would count: each user edits only its "
-        "own unit, so none is expected)."
+        "own unit, so none is expected)"
+        + (": " + "; ".join(what_failed) + "." if what_failed else ".")
     )
     return section(
         "Production serving (load)",
@@ -338,15 +391,19 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
         f"{args.seconds} s against `geo-app serve --workers {args.workers}` (gunicorn, 4 "
         "threads per worker) and then against `geo-app serve --dev` (Flask's threaded "
         "development server, the baseline), same data, same machine, at each pace. Every user "
-        "logs in through the form (argon2), then opens the map page, the figures, unit "
-        "records, and now and then edits its own unit (`POST /api/communes/<code>/status` "
-        "with the CSRF token). req/s = requests / run time. Server CPU = the CPU time of the "
-        "server's processes during the run in cores; machine busy = all the machine's CPU time "
-        "(the server, PostgreSQL, locust and any other work) in cores.",
+        "logs in through the form (argon2) at the start, all at once, then opens the map page, "
+        "the figures, unit records, and now and then edits its own unit "
+        "(`POST /api/communes/<code>/status` with the CSRF token).",
+        "At people's pace the figures cover the whole run, logins included. At capacity they "
+        'start when the last user has logged in (the column "all logged in" gives when), so '
+        "that they measure serving, not the burst of argon2 hashes: req/s = requests / the "
+        "seconds the figures cover. Server CPU = CPU time of the server's processes over the "
+        "same time, in cores; machine busy = CPU time of the whole machine, in cores.",
         table(
             [
                 f"{args.users} users, {args.seconds} s",
                 "server",
+                "all logged in",
                 "requests",
                 "errors",
                 "req/s",
@@ -373,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--pace", choices=("people", "capacity", "both"), default="both")
+    p.add_argument(
+        "--keep", type=Path, default=None, help="copy the server logs and locust's files here"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.users, args.seconds, args.workers, args.pace = 3, 3, 1, "capacity"
@@ -397,23 +457,29 @@ def main(argv: list[str] | None = None) -> int:
                 GEO_APP_SECRET_KEY=BENCH_SECRET,
                 GEO_APP_CACHE_DIR=str(values["CACHE_DIR"]),
             )
-            for pace in paces:
-                results[pace] = {
-                    kind: run(kind, pace, env, args, codes, all_codes, out)
-                    for kind in ("gunicorn", "dev")
-                }
+            try:
+                for pace in paces:
+                    results[pace] = {
+                        kind: run(kind, pace, env, args, codes, all_codes, out)
+                        for kind in ("gunicorn", "dev")
+                    }
+            finally:
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    for f in out.glob("*-*.*"):
+                        shutil.copy(f, args.keep / f.name)
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
     print(report(results, args, argv))
-    aggregated = [_agg(rows) for by in results.values() for rows in by.values()]
-    if any(int(a["Request Count"]) == 0 for a in aggregated):
+    runs = [res for by in results.values() for res in by.values()]
+    if any(res["logins"] is None and int(_agg(res)["Request Count"]) == 0 for res in runs):
         print("load.py: a server answered no request", file=sys.stderr)
         return 1
-    failed = sum(int(a["Failure Count"]) for a in aggregated)
-    if failed and args.quick:
-        print(f"load.py: {failed} request(s) failed", file=sys.stderr)
+    errors = sum(failed(res) for res in runs)
+    if errors and args.quick:
+        print(f"load.py: {errors} request(s) failed", file=sys.stderr)
         return 1
     return 0
 
