@@ -69,25 +69,42 @@ ENDPOINTS = [
 
 
 class CpuWindow:
-    """CPU used during a run, from /proc (Linux): by a process and its descendants (the
-    server), and by the whole machine (the server, PostgreSQL, locust and anything else
-    running: other engineers' test suites), in cores. None where /proc cannot be read."""
+    """CPU used during a run, from /proc (Linux), in cores: by the server (a process and its
+    descendants), by locust, and by the whole machine (they, PostgreSQL and anything else
+    running: other engineers' test suites). None where /proc cannot be read.
 
-    def __init__(self, pid: int):
-        self.pid = pid
-        self.start = (time.perf_counter(), _machine(), _tree(pid))
+    `sample` while the run goes on: a process that has ended counts up to its last sample.
+    """
+
+    def __init__(self, server: int, client: int):
+        self.pids = {"server": server, "locust": client}
+        self.t0, self.machine0 = time.perf_counter(), _machine()
+        table = _table()
+        self.first = {name: _tree(pid, table) for name, pid in self.pids.items()}
+        self.last = {name: (self.t0, value) for name, value in self.first.items()}
+
+    def sample(self) -> None:
+        now, table = time.perf_counter(), _table()
+        for name, pid in self.pids.items():
+            value = _tree(pid, table)
+            if value is not None:
+                self.last[name] = (now, value)
 
     def stop(self) -> dict[str, float | None]:
-        t0, machine0, tree0 = self.start
-        wall = time.perf_counter() - t0
-        machine1, tree1 = _machine(), _tree(self.pid)
+        self.sample()
+        machine1 = _machine()
         tick = os.sysconf("SC_CLK_TCK")
-        server = (tree1 - tree0) / tick / wall if None not in (tree0, tree1) else None
-        busy = None
-        if machine0 and machine1 and machine1[0] > machine0[0]:
-            total, idle = machine1[0] - machine0[0], machine1[1] - machine0[1]
-            busy = (total - idle) / total * (os.cpu_count() or 1)
-        return {"server": server, "busy": busy}
+        out: dict[str, float | None] = {}
+        for name, start in self.first.items():
+            when, value = self.last[name]
+            ok = start is not None and value is not None and when > self.t0
+            out[name] = (value - start) / tick / (when - self.t0) if ok else None
+        out["busy"] = None
+        if self.machine0 and machine1 and machine1[0] > self.machine0[0]:
+            total = machine1[0] - self.machine0[0]
+            idle = machine1[1] - self.machine0[1]
+            out["busy"] = (total - idle) / total * (os.cpu_count() or 1)
+        return out
 
 
 def _machine() -> tuple[int, int] | None:
@@ -107,23 +124,25 @@ def _stat(pid: str) -> list[str] | None:
         return None
 
 
-def _tree(pid: int) -> int | None:
-    """Return the CPU jiffies used by `pid` and its live descendants (and reaped children)."""
-    parents: dict[int, int] = {}
-    stats: dict[int, list[str]] = {}
+def _table() -> dict[int, list[str]]:
+    """Return the /proc stat fields of every process, by pid (empty without /proc)."""
+    table: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if entry.name.isdigit() and (fields := _stat(entry.name)):
-            parents[int(entry.name)] = int(fields[1])
-            stats[int(entry.name)] = fields
-    if pid not in stats:
+            table[int(entry.name)] = fields
+    return table
+
+
+def _tree(pid: int, table: dict[int, list[str]]) -> int | None:
+    """Return the CPU jiffies used by `pid` and its live descendants (and reaped children)."""
+    if pid not in table:
         return None
-    tree, changed = {pid}, True
-    while changed:
-        more = {p for p, parent in parents.items() if parent in tree} - tree
+    tree, more = {pid}, {pid}
+    while more:
+        more = {p for p, fields in table.items() if int(fields[1]) in more} - tree
         tree |= more
-        changed = bool(more)
     # utime, stime, cutime, cstime are fields 14 to 17 of the line, 11 to 14 after the name
-    return sum(sum(int(v) for v in stats[p][11:15]) for p in tree)
+    return sum(sum(int(v) for v in table[p][11:15]) for p in tree)
 
 
 def free_port() -> int:
@@ -183,7 +202,11 @@ def run(
     cmd += ["--dev"] if kind == "dev" else ["--workers", str(args.workers)]
     log_path = out / f"{pace}-{kind}-server.log"
     with log_path.open("w") as log:
-        server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # the server and locust each in a session of their own: with Linux's autogroup the
+        # CPU is shared between sessions, and gunicorn's many threads would starve locust
+        server = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             try:
@@ -208,7 +231,6 @@ def run(
                 LOAD_RESET_AFTER_LOGIN="1" if pace == "capacity" else "0",
             )
             locust_log = out / f"{pace}-{kind}-locust.log"
-            cpu = CpuWindow(server.pid)
             with locust_log.open("w") as llog:
                 locust = subprocess.Popen(
                     [
@@ -234,13 +256,18 @@ def run(
                     stdout=llog,
                     stderr=subprocess.STDOUT,
                     cwd=out,
+                    start_new_session=True,
                 )
-                restarted = pace != "capacity"
+                cpu = CpuWindow(server.pid, locust.pid)
+                restarted, ticks = pace != "capacity", 0
                 while locust.poll() is None:  # exit 1 when a request failed: the table says so
                     if not restarted and login_file.exists():
-                        cpu = CpuWindow(server.pid)  # from the last login on, as the statistics
+                        cpu = CpuWindow(server.pid, locust.pid)  # from the last login on
                         restarted = True
-                    time.sleep(0.2)
+                    time.sleep(0.25)
+                    ticks += 1
+                    if ticks % 4 == 0:  # a look at /proc each second
+                        cpu.sample()
             used = cpu.stop()
         finally:
             server.terminate()
@@ -292,7 +319,7 @@ def _ms(value: str) -> str:
 
 
 def _cores(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f} cores"
+    return "—" if value is None else f"{value:.2f}"
 
 
 def _agg(res: dict[str, Any]) -> dict[str, str]:
@@ -331,8 +358,8 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                     _ms(a["50%"]),
                     _ms(a["95%"]),
                     _ms(a["99%"]),
-                    _cores(res["cpu"]["server"]),
-                    _cores(res["cpu"]["busy"]),
+                    " / ".join(_cores(res["cpu"][k]) for k in ("server", "locust", "busy"))
+                    + " cores",
                 ]
             )
     columns = [(pace, kind) for pace, by_server in results.items() for kind in by_server]
@@ -364,11 +391,10 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                 f"At capacity gunicorn serves **{times(throughput)}** the development server's "
                 f"throughput, with {tail}. Its edge is the cores: one Python process cannot use "
                 f"more than one; here gunicorn's processes used {_cores(g['cpu']['server'])} "
-                f"and the development server {_cores(d['cpu']['server'])}, while the whole "
-                f"machine ({os.cpu_count()} cores: the server, PostgreSQL, locust and any other "
-                f"work) was busy {_cores(g['cpu']['busy'])} and {_cores(d['cpu']['busy'])}. "
-                "When other work holds the cores, the ratio falls toward 1×: read it with "
-                "those columns."
+                f"cores and the development server {_cores(d['cpu']['server'])}, while the "
+                f"whole machine ({os.cpu_count()} cores) was busy {_cores(g['cpu']['busy'])} "
+                f"and {_cores(d['cpu']['busy'])}. When other work holds the cores, the ratio "
+                "falls toward 1×: read it with the CPU column."
             )
     errors = sum(failed(res) for by in results.values() for res in by.values())
     what_failed = [
@@ -397,8 +423,11 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
         "At people's pace the figures cover the whole run, logins included. At capacity they "
         'start when the last user has logged in (the column "all logged in" gives when), so '
         "that they measure serving, not the burst of argon2 hashes: req/s = requests / the "
-        "seconds the figures cover. Server CPU = CPU time of the server's processes over the "
-        "same time, in cores; machine busy = CPU time of the whole machine, in cores.",
+        "seconds the figures cover. CPU = CPU time over the same seconds, in cores, of the "
+        "server's processes, of locust, and of the whole machine (they, PostgreSQL and any "
+        "other work). The server and locust each run in a session of their own: Linux shares "
+        "the CPU between sessions (autogroup), and in one session gunicorn's threads would "
+        "starve the load generator.",
         table(
             [
                 f"{args.users} users, {args.seconds} s",
@@ -410,8 +439,7 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                 "p50",
                 "p95",
                 "p99",
-                "server CPU",
-                "machine busy",
+                "CPU: server / locust / machine",
             ],
             main_rows,
         ),
