@@ -331,6 +331,12 @@ def failed(res: dict[str, Any]) -> int:
     return int(_agg(res)["Failure Count"]) + res["failed_before"]
 
 
+def per_cpu(res: dict[str, Any]) -> str:
+    """Return the requests answered per second of the server's CPU time."""
+    cores = res["cpu"]["server"]
+    return f"{rate(res) / cores:.0f}" if cores else "—"
+
+
 def rate(res: dict[str, Any]) -> float:
     """Return requests per second over the time the statistics cover (locust's own figure
     spans only the first to the last request)."""
@@ -383,10 +389,14 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                 f"At people's pace gunicorn serves {times(throughput)} the development "
                 f"server's throughput, with {tail} (the load is about {rate(g):.0f} req/s: "
                 "near 1× means both keep up). The tail (p99) is the burst of simultaneous "
-                f"logins: argon2 takes {_ms(login.get('50%', ''))} median under "
-                "gunicorn during it."
+                f"logins: argon2 takes {_ms(login.get('50%', ''))} median under gunicorn "
+                f"during it, and while it lasts gunicorn's {4 * args.workers} threads are "
+                "mostly hashing, so other requests wait for one (the development server starts "
+                "a thread per connection)."
             )
         else:
+            edits = g["rows"].get(("POST", "/api/communes/<code>/status"))
+            per_second = int(edits["Request Count"]) / g["window"] if edits else 0.0
             notes.append(
                 f"At capacity gunicorn serves **{times(throughput)}** the development server's "
                 f"throughput, with {tail}. Its edge is the cores: one Python process cannot use "
@@ -394,7 +404,11 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
                 f"cores and the development server {_cores(d['cpu']['server'])}, while the "
                 f"whole machine ({os.cpu_count()} cores) was busy {_cores(g['cpu']['busy'])} "
                 f"and {_cores(d['cpu']['busy'])}. When other work holds the cores, the ratio "
-                "falls toward 1×: read it with the CPU column."
+                "falls toward 1×: read it with the CPU column. Per second of server CPU, "
+                f"gunicorn answered {per_cpu(g)} requests and the development server "
+                f"{per_cpu(d)}. A cost only gunicorn pays: each of its {args.workers} worker(s) "
+                "keeps its own page and roll-up and makes them again after every change (about "
+                f"{per_second:.1f} edits/s here), the development server once."
             )
     errors = sum(failed(res) for by in results.values() for res in by.values())
     what_failed = [
@@ -404,10 +418,24 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
         for kind, res in by.items()
         for f in res["failures"]
     ]
+    dropped = any(
+        "RemoteDisconnected" in f["Error"] or "ConnectionReset" in f["Error"]
+        for by in results.values()
+        for res in by.values()
+        for f in res["failures"]
+    )
     notes.append(
         f"{errors:,} failed requests in all (a 409 would count: each user edits only its "
         "own unit, so none is expected)"
         + (": " + "; ".join(what_failed) + "." if what_failed else ".")
+        + (
+            " A connection closed under a request is gunicorn's keep-alive (2 s by default) "
+            "ending just as locust reuses the connection after a pause of up to 2 s (browsers "
+            "generally send a request again when a reused connection fails so; locust does "
+            "not)."
+            if dropped
+            else ""
+        )
     )
     return section(
         "Production serving (load)",
