@@ -109,7 +109,16 @@ def run_step(step: Step, quick: bool) -> tuple[str, float]:
     return text, seconds
 
 
-def document(sections: list[str], steps: list[Step], quick: bool, seconds: float) -> str:
+def load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
+
+
+def document(
+    sections: list[str], steps: list[Step], quick: bool, seconds: float, loads: list[str]
+) -> str:
     commands = ", ".join(
         "`" + " ".join([f"scripts/{s.script}", *(s.quick if quick else s.full)]) + "`"
         for s in steps
@@ -119,7 +128,8 @@ def document(sections: list[str], steps: list[Step], quick: bool, seconds: float
         + f" on {clock.today().isoformat()} at commit {commit()}, on {os.cpu_count()} cores, "
         f"{memory_gib()}, Python {platform.python_version()}. `scripts/bench_all.py` ran "
         f"{commands} in {secs(seconds)} and wrote this file from what they printed (edit the "
-        "scripts, not this file)."
+        "scripts, not this file). The machine's 1-minute load average before each script, in "
+        f"turn: {', '.join(loads)} (on {os.cpu_count()} cores)."
     )
     if any(s.script == "load.py" for s in steps):
         made += (
@@ -150,12 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     steps = [s for s in STEPS if s.script not in args.skip]
     t0 = time.perf_counter()
-    sections = []
+    sections, loads = [], []
     for step in steps:
+        loads.append(load_average())
         text, took = run_step(step, args.quick)
         say(f"bench_all: {step.script} done in {secs(took)}")
         sections.append(text)
-    doc = document(sections, steps, args.quick, time.perf_counter() - t0)
+    doc = document(sections, steps, args.quick, time.perf_counter() - t0, loads)
     out = args.out if args.out is not None else (None if args.quick else DOC)
     if out is None:
         print(doc, end="")

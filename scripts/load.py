@@ -425,8 +425,8 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
         for f in res["failures"]
     )
     notes.append(
-        f"{errors:,} failed requests in all (a 409 would count: each user edits only its "
-        "own unit, so none is expected)"
+        f"{errors:,} failed request{'' if errors == 1 else 's'} in all (a 409 would count: "
+        "each user edits only its own unit, so none is expected)"
         + (": " + "; ".join(what_failed) + "." if what_failed else ".")
         + (
             " A connection closed under a request is gunicorn's keep-alive (2 s by default) "
