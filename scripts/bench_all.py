@@ -43,6 +43,7 @@ STEPS = (
     Step("bench_map.py", ("--national", "--browser"), ("--quick", "--browser")),
     Step("bench_export.py", ()),
     Step("bench_rollup.py", ()),
+    Step("bench_sessions.py", ()),
     Step("load.py", ()),
 )
 

@@ -60,13 +60,35 @@
       line.appendChild(node("title", {}, data.labels[s] + ": " + last.counts[s]));
       svg.appendChild(line);
     });
+    // months whose changes took the import day as their date (their file gave none): marked,
+    // so a jump there is read as "recorded then", not "happened then"
+    var imported = [];
+    points.forEach(function (p, i) {
+      if (!p.import_dated) { return; }
+      imported.push(p.date);
+      var mark = node("path", {
+        d: "M" + (x(i) - 3).toFixed(1) + "," + (y(0) + 6).toFixed(1) + " l3,-5 l3,5 z",
+        fill: "#5b6775", "class": "trend-import", "data-date": p.date
+      });
+      mark.appendChild(node("title", {}, config.text.trend_import.replace("{n}", p.import_dated)));
+      svg.appendChild(mark);
+    });
     box.appendChild(svg);
+    if (imported.length) {
+      var note = document.createElement("p");
+      note.className = "trend-note";
+      note.textContent = "▲ " + config.text.trend_import_note;
+      box.appendChild(note);
+    }
+    box.setAttribute("data-import-dated", imported.join(" "));
     box.setAttribute("data-points", String(n));
     box.setAttribute("data-last", JSON.stringify(points[n - 1].counts));
   }
 
   function load() {
-    var url = config.api.trend + "?lang=" + config.lang +
+    var prog = config.programme && config.programme !== "hotspot"
+      ? "&programme=" + encodeURIComponent(config.programme) : "";
+    var url = config.api.trend + "?lang=" + config.lang + prog +
       (config.as_of ? "&as_of=" + encodeURIComponent(config.as_of) : "");
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })

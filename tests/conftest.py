@@ -12,16 +12,26 @@ import sqlalchemy as sa
 import time_machine
 
 from geo_app import accounts, config
+from geo_app.core import programme as programmes
 from geo_app.geodata import boundaries
 from geo_app.io import importer
 from geo_app.store import Store
 
+#: The default programme, and its statuses as the tests name them.
+HOTSPOT = programmes.get("hotspot")
+STATUSES = HOTSPOT.statuses
+BY_CODE = HOTSPOT.by_code
+RECORD_STATUSES = HOTSPOT.record_statuses
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 THANH_HOA = SHARED / "boundaries" / "thanh-hoa-2025"
 VIETNAM = SHARED / "boundaries" / "vietnam-2025"
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = config.SAMPLE_STATUS_FILE
+#: History entries (and so the data revision) after importing `SAMPLE`: one per row, and one
+#: more for each of the 38 units not a hotspot (in progress, relapsed, transformed): they count
+#: as listed (hotspot) from their designated_on (`geo_app.core.changes.plan_row`).
+SAMPLE_EVENTS = 100
 #: PostgreSQL server of the development and CI machines; each test gets its own schema.
 PG_URL = os.environ.get("GEO_APP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -6,11 +6,11 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import TODAY, client_as, csrf_token
+from conftest import RECORD_STATUSES, TODAY, client_as, csrf_token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo_app.core.records import RECORD_STATUSES, transition
+from geo_app.core.changes import relapse as transition
 from geo_app.store.models import HistoryEntry, StatusRecord
 
 
@@ -42,8 +42,8 @@ def test_bad_as_of_on_the_page_and_exports_is_a_400(client):
 
 
 def test_the_sample_on_a_past_date(client):
-    """The sample gives one event per unit dated by its own fields; the map follows them."""
-    day = "2023-06-30"
+    """The sample's units count as listed from their designated_on; the map follows them."""
+    day = "2023-02-10"
     summary = client.get(f"/api/summary?as_of={day}").get_json()
     geo = client.get(f"/api/communes.geojson?as_of={day}").get_json()
     statuses = [f["properties"]["status"] for f in geo["features"]]
@@ -54,7 +54,7 @@ def test_the_sample_on_a_past_date(client):
     unit = client.get(f"/api/communes/16522?as_of={day}").get_json()
     assert all(h["effective_on"] <= day for h in unit["history"])
     html = client.get(f"/?as_of={day}").get_data(as_text=True)
-    assert 'id="as-of-banner"' in html and "30/06/2023" in html
+    assert 'id="as-of-banner"' in html and "10/02/2023" in html
     assert re.search(rf'data-figure="listed".*?figure-value">{summary["listed"]}<', html, re.S)
     assert f'value="{day}"' in html
 

@@ -2,11 +2,14 @@
 
 import datetime as dt
 
+import pytest
+from conftest import RECORD_STATUSES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo_app.core import records
-from geo_app.core.records import Event, state_as_of, transition, trend
+from geo_app.core.changes import relapse as transition
+from geo_app.core.records import Event, state_as_of, trend
+from geo_app.errors import ImportFailed
 from geo_app.io.importer import run_import
 
 HEADER = "code,status,effective_on,transformed_on,designated_on\n"
@@ -41,12 +44,50 @@ def test_import_turning_a_transformed_unit_complex_records_a_relapse(store, unit
 
 def test_effective_dates_never_go_back_in_time(store, units):
     imp(store, units, "16417,hotspot,2024-06-01,,\n")
-    imp(store, units, "16417,in_progress,2023-01-01,,\n")  # back-dated: clamped
+    with pytest.raises(ImportFailed) as refused:  # back-dated: refused, as on the web
+        imp(store, units, "16417,in_progress,2023-01-01,,\n")
+    (problem,) = refused.value.details
+    assert (problem["row"], problem["column"], problem["value"]) == (
+        2,
+        "status_since",
+        "2023-01-01",
+    )
+    assert "before the unit's last change (2024-06-01)" in problem["reason"]
+    assert "correction" in problem["reason"]
+    assert [h["effective_on"] for h in store.history("2025", "16417")] == ["2024-06-01"]
+    # sent as a correction, it goes where it belongs; the later change still stands
+    result = run_import(
+        store,
+        (HEADER + "16417,in_progress,2023-01-01,,\n").encode(),
+        "fix.csv",
+        units,
+        today=dt.date(2026, 1, 1),
+        correct=True,
+    )
+    assert result.corrected == 1 and result.updated == 0
     hist = store.history("2025", "16417")
-    assert [h["effective_on"] for h in hist] == ["2024-06-01", "2024-06-01"]
+    assert [(h["effective_on"], h["new_status"]) for h in hist] == [
+        ("2023-01-01", "in_progress"),
+        ("2024-06-01", "hotspot"),
+    ]
+    assert store.record("2025", "16417").record.status == "hotspot"
+    assert store.record("2025", "16417").version == 2
     events = store.events("2025")
-    assert state_as_of(events, dt.date(2024, 6, 1))["16417"].status == "in_progress"
-    assert "16417" not in state_as_of(events, dt.date(2024, 5, 31))
+    assert state_as_of(events, dt.date(2023, 6, 1))["16417"].status == "in_progress"
+    assert state_as_of(events, dt.date(2024, 6, 1))["16417"].status == "hotspot"
+    assert "16417" not in state_as_of(events, dt.date(2022, 12, 31))
+    assert store.audit_entries(action="status.correct")[0]["target"] == "2025:16417"
+
+
+def test_a_date_after_today_is_refused(store, units):
+    with pytest.raises(ImportFailed) as refused:
+        imp(store, units, "16417,hotspot,2026-01-02,,\n")  # today is 2026-01-01 here
+    (problem,) = refused.value.details
+    assert problem["column"] == "status_since" and "after today (2026-01-01)" in problem["reason"]
+    with pytest.raises(ImportFailed) as refused:  # a row's own date counts too
+        imp(store, units, "16417,transformed,,2026-03-01,2025-01-01\n")
+    assert refused.value.details[0]["column"] == "transformed_on"
+    assert store.history_count() == 0
 
 
 def test_every_import_change_has_exactly_one_audit_entry(store, units):
@@ -62,7 +103,7 @@ def test_every_import_change_has_exactly_one_audit_entry(store, units):
 
 codes = st.sampled_from(["16522", "16417", "16438", "15187"])
 days = st.dates(dt.date(2023, 1, 1), dt.date(2026, 12, 31))
-changes = st.lists(st.tuples(codes, st.sampled_from(records.RECORD_STATUSES), days), max_size=30)
+changes = st.lists(st.tuples(codes, st.sampled_from(RECORD_STATUSES), days), max_size=30)
 
 
 def replay_by_hand(seq, day):
@@ -85,7 +126,7 @@ def test_state_as_of_equals_the_state_built_by_hand(seq, probe):
         day = dt.date.fromisoformat(point["date"])
         expected = replay_by_hand(seq, day)
         assert sum(point["counts"].values()) == len(expected)
-        for s in records.RECORD_STATUSES:
+        for s in RECORD_STATUSES:
             assert point["counts"][s] == sum(1 for v in expected.values() if v == s)
 
 

@@ -6,9 +6,9 @@ gives clear 503s, the app recovers by itself, and no record is lost or doubled.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +21,10 @@ import requests
 
 from geo_app import accounts, config
 from geo_app.io import importer
+from geo_app.store import Store
+from tests import pgcluster
 from tests.conftest import THANH_HOA, TODAY, _pg_store
+from tests.pgcluster import ThrowawayCluster
 
 pytestmark = pytest.mark.slow
 PASSWORD = "serve-test-password"
@@ -65,9 +68,8 @@ def login(base: str) -> requests.Session:
     return s
 
 
-@pytest.fixture
-def served(cache_dir, display, units, tmp_path):
-    store, admin, schema = _pg_store()
+def _serve(store, cache_dir, units, tmp_path):
+    """Load the sample and an admin into `store`, start `geo-app serve` on it; yield (base, env)."""
     store.upgrade()
     sample = config.SAMPLE_STATUS_FILE
     importer.run_import(store, sample.read_bytes(), sample.name, units)
@@ -90,15 +92,47 @@ def served(cache_dir, display, units, tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         _wait(base)
-        yield base, store, env
+        yield base, env
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def served(cache_dir, display, units, tmp_path):
+    """The app under gunicorn on the machine's PostgreSQL (a schema of its own)."""
+    store, admin, schema = _pg_store()
+    try:
+        for base, env in _serve(store, cache_dir, units, tmp_path):
+            yield base, store, env
+    finally:
         store.dispose()
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture
+def cluster():
+    """A PostgreSQL cluster of the test's own, which it may stop (`tests/pgcluster.py`)."""
+    pg = ThrowawayCluster()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.remove()
+
+
+@pytest.fixture
+def served_on_cluster(cluster, cache_dir, display, units, tmp_path):
+    """The app under gunicorn on a throwaway PostgreSQL cluster; yields (base, store, cluster)."""
+    store = Store(cluster.url)
+    try:
+        for base, _env in _serve(store, cache_dir, units, tmp_path):
+            yield base, store, cluster
+    finally:
+        store.dispose()
 
 
 def test_a_change_through_one_worker_shows_on_every_worker(served, tmp_path):
@@ -126,27 +160,73 @@ def test_a_change_through_one_worker_shows_on_every_worker(served, tmp_path):
     assert values == {"27"}
 
 
-PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else ""
+def _figures(base: str, session: requests.Session, n: int = 12) -> set[tuple[int, int]]:
+    """Return the (hotspot, transformed) counts the workers give over `n` new connections."""
+    out = set()
+    for _ in range(n):
+        counts = _get(base + "/api/summary", session).json()["counts"]
+        out.add((counts["hotspot"], counts["transformed"]))
+    return out
 
 
-def _pg(action: str) -> None:
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", PG_VERSION, "main", action],
-        check=True,
-        capture_output=True,
+def test_a_restore_under_a_running_server_shows_on_the_next_request(served, tmp_path, units):
+    """`db restore` moves the data revision forward: no worker serves the discarded timeline,
+    even when the backup's own revision number is the one the workers have cached."""
+    base, store, env = served
+    session = login(base)
+    in_progress = sorted(
+        c for c, r in store.records("2025").items() if r.record.status == "in_progress"
     )
+    # the served timeline: three units turn hotspot (the revision goes from 100 to 103)
+    change = tmp_path / "change.csv"
+    change.write_text("code,status\n" + "".join(f"{c},hotspot\n" for c in in_progress[:3]))
+    r = subprocess.run([GEO_APP, "status", "import", str(change)], env=env, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    served_now = _figures(base, session)
+    assert served_now == {(27, 12)}
+    for _ in range(6):  # every worker caches its page and figures at this revision
+        _get(base + "/", session)
+    # the backup: another copy of the data (yesterday's, another machine's) at revision 103 too
+    other = Store(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    other.upgrade()
+    sample = config.SAMPLE_STATUS_FILE
+    importer.run_import(other, sample.read_bytes(), sample.name, units)
+    other.add_user("admin", accounts.hash_password(PASSWORD), "admin", "test", "test")
+    done = "code,status\n" + "".join(f"{c},transformed\n" for c in in_progress[:3])
+    importer.run_import(other, done.encode(), "done.csv", units)
+    assert other.revision() == store.revision()
+    backup = tmp_path / "backup.json"
+    backup.write_text(json.dumps(other.backup()), encoding="utf-8")
+    other.dispose()
+    r = subprocess.run(
+        [GEO_APP, "db", "restore", str(backup), "--yes"], env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    # the next request, on whichever worker, shows the restored data
+    assert _figures(base, session) == {(24, 15)}
+    pages = [_get(base + "/", session).text for _ in range(9)]
+    values = {
+        re.search(r'data-figure="transformed".*?figure-value">(\d+)<', p, re.S).group(1)
+        for p in pages
+    }
+    assert values == {"15"}
+    # and it goes on from there: a change after the restore shows at once too
+    again = tmp_path / "again.csv"
+    again.write_text(f"code,status\n{in_progress[3]},hotspot\n")
+    r = subprocess.run([GEO_APP, "status", "import", str(again)], env=env, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert _figures(base, session) == {(25, 15)}
 
 
-NEEDS_CLUSTER = pytest.mark.skipif(
-    not PG_VERSION or not shutil.which("pg_ctlcluster"),
-    reason="needs the machine's PostgreSQL cluster to stop and start it",
+NEEDS_POSTGRES_BINARIES = pytest.mark.skipif(
+    pgcluster.binaries() is None, reason="needs PostgreSQL's server binaries (initdb, pg_ctl)"
 )
 
 
-@NEEDS_CLUSTER
-def test_a_database_outage_under_load_gives_503_and_loses_nothing(served):
+@NEEDS_POSTGRES_BINARIES
+def test_a_database_outage_under_load_gives_503_and_loses_nothing(served_on_cluster):
     """Readers and editors keep going while PostgreSQL stops and starts again."""
-    base, store, env = served
+    base, store, cluster = served_on_cluster
     session = login(base)
     token = _get(base + "/api/me", session).json()["csrf_token"]
     n_history = store.history_count()
@@ -198,11 +278,11 @@ def test_a_database_outage_under_load_gives_503_and_loses_nothing(served):
     try:
         time.sleep(2)
         store.dispose()
-        _pg("stop")
+        cluster.stop()
         time.sleep(3)
         during = len(seen)
     finally:
-        _pg("start")
+        cluster.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the pool notices the new server by itself
         if _get(base + "/api/summary", session).status_code == 200:
@@ -231,14 +311,14 @@ def test_a_database_outage_under_load_gives_503_and_loses_nothing(served):
         assert store.record("2025", code).version == len(store.history("2025", code))
 
 
-@NEEDS_CLUSTER
-def test_a_database_outage_gives_clear_503_pages_and_json(served):
-    base, store, env = served
+@NEEDS_POSTGRES_BINARIES
+def test_a_database_outage_gives_clear_503_pages_and_json(served_on_cluster):
+    base, store, cluster = served_on_cluster
     session = login(base)
     before = _get(base + "/api/summary", session).json()
     n_records, n_history = store.count(), store.history_count()
     store.dispose()
-    _pg("stop")
+    cluster.stop()
     try:
         r = _get(base + "/api/summary", session)
         assert r.status_code == 503
@@ -260,7 +340,7 @@ def test_a_database_outage_gives_clear_503_pages_and_json(served):
         )
         assert edit.status_code in (400, 503)
     finally:
-        _pg("start")
+        cluster.start()
     deadline = time.monotonic() + 30
     while True:  # the pool notices the new server by itself (pre-ping): no app restart
         r = _get(base + "/api/summary", session)

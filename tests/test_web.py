@@ -20,12 +20,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
-from conftest import add_users, client_as
+from conftest import SAMPLE_EVENTS, STATUSES, add_users, client_as
 
 from geo_app import clock, create_app
 from geo_app.cache import LRUCache
 from geo_app.cli import main as cli_main
-from geo_app.core.records import STATUSES, Record
+from geo_app.core.records import Record
 from geo_app.store import Change, Store
 from geo_app.web import pages
 from geo_app.web.common import Payload
@@ -190,7 +190,7 @@ def test_page_is_cached_per_revision_and_a_change_shows_on_the_next_load(client,
     assert cache.misses == misses  # served from memory
     assert again.headers["ETag"] == first.headers["ETag"]
     assert client.get("/", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
-    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert first.headers["Cache-Control"] == "private, no-store"
     change_status(app, "14845", "transformed")  # hotspot → transformed
     after = client.get("/")
     assert after.headers["ETag"] != first.headers["ETag"]
@@ -339,14 +339,16 @@ def test_commune_details_hold_the_record_and_history(client):
     }
     assert rec["unit"] == "Công an phường Quảng Phú"
     assert rec["problems"] == ["trộm cắp tài sản", "đánh nhau, gây rối trật tự công cộng"]
-    assert len(d["history"]) == 1
-    h = d["history"][0]
+    listed, h = d["history"]  # listed when designated, then transformed: both from the row
+    assert (listed["new_status"], listed["effective_on"]) == ("hotspot", "2022-12-15")
     assert (h["new_status"], h["new_status_label"], h["old_status_label"]) == (
         "transformed",
         "Đã chuyển hóa",
-        None,
+        "Trọng điểm, phức tạp",
     )
     assert h["effective_on_display"] == "16/03/2023"
+    assert {listed["dated_by"], h["dated_by"]} == {"row"}
+    assert h["changed_at_display"] == "30/11/2026 10:00"  # recorded at FROZEN, Vietnam time
     en = client.get("/api/communes/16522?lang=en").json
     assert en["status_label"] == "Transformed"
     assert en["record"]["display"]["designated_on"] == "2022-12-15"
@@ -356,8 +358,8 @@ def test_commune_details_follow_a_change_at_once(client, app):
     change_status(app, "16522", "relapsed")
     d = client.get("/api/communes/16522").json
     assert d["status"] == "relapsed"
-    assert [h["new_status"] for h in d["history"]] == ["transformed", "relapsed"]
-    assert d["history"][1]["old_status_label"] == "Đã chuyển hóa"
+    assert [h["new_status"] for h in d["history"]] == ["hotspot", "transformed", "relapsed"]
+    assert d["history"][2]["old_status_label"] == "Đã chuyển hóa"
 
 
 def test_commune_without_a_record_is_not_listed(client):
@@ -399,7 +401,7 @@ def test_summary_gives_the_figures(client):
     assert d["units"] == 166 and d["listed"] == 62
     assert d["counts"] == {**SAMPLE_COUNTS, "not_listed": 104}
     assert d["transformed_pct"] == 19.4
-    assert d["sample"] is True and d["revision"] == 62
+    assert d["sample"] is True and d["revision"] == SAMPLE_EVENTS
     assert [row["code"] for row in d["legend"]] == [s.code for s in STATUSES]
     en = client.get("/api/summary?lang=en").json
     assert en["labels"]["hotspot"] == "Hotspot" and en["legend"][0]["label"] == "Hotspot"
@@ -416,7 +418,7 @@ def test_search_finds_units_with_or_without_diacritics(client):
 
 
 def test_healthz(client):
-    assert client.get("/healthz").json == {"ok": True, "revision": 62}
+    assert client.get("/healthz").json == {"ok": True, "revision": SAMPLE_EVENTS}
 
 
 # -- error pages ------------------------------------------------------------------------------
@@ -456,7 +458,7 @@ def test_every_string_of_the_code_is_translated(lang):
         for msg in extract_from_dir(
             str(ROOT),
             method_map,
-            keywords={"_": None, "gettext": None, "lazy_gettext": None},
+            keywords={"_": None, "gettext": None, "lazy_gettext": None, "N_": None},
         )
     }
     catalogue = {m.id: m.string for m in _catalogue(lang) if m.id}
@@ -495,7 +497,7 @@ def test_serve_runs_gunicorn_on_the_configured_data(sample_settings):
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.3)
         assert "gunicorn" in server.lower()
-        assert body == {"ok": True, "revision": 62}
+        assert body == {"ok": True, "revision": SAMPLE_EVENTS}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             assert "Bản đồ chuyển hóa địa bàn" in r.read().decode()
     finally:

@@ -20,6 +20,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo_app import config
 from geo_app.core.names import canonical_kind, nfc, split_kind
 from geo_app.errors import BoundaryError, NotPrepared
 
@@ -141,7 +142,8 @@ def install_copy(path: str | Path, dest: str | Path) -> Path:
     dest = Path(dest)
     tmp = dest.with_name(dest.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    config.make_dir(tmp.parent)
+    tmp.mkdir()
     for f in files:
         shutil.copy2(f, tmp / f.name)
     old = dest.with_name(dest.name + ".old")
@@ -281,7 +283,30 @@ def read(
         units = units.to_crs(WGS84)
     else:
         units = units.set_crs(WGS84, allow_override=True)
+    errors.extend(_impossible_coordinates(units))
     return BoundarySet(path, _crs_text(source_crs), units, repaired, warnings, errors)
+
+
+def _impossible_coordinates(units: gpd.GeoDataFrame) -> list[str]:
+    """Return an error per unit whose coordinates, in EPSG:4326, are not valid degrees
+    (longitude −180…180, latitude −90…90, finite): a wrong or missing coordinate system, or
+    damaged coordinates."""
+    bounds = units.geometry.bounds.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~(
+            np.isfinite(bounds).all(axis=1)
+            & (bounds[:, 0] >= -180)
+            & (bounds[:, 2] <= 180)
+            & (bounds[:, 1] >= -90)
+            & (bounds[:, 3] <= 90)
+        )
+    present = ~(units.geometry.isna() | units.geometry.is_empty).to_numpy()
+    return [
+        f"unit {units['code'].iloc[i]}: coordinates are not valid degrees after reprojection "
+        f"to EPSG:4326 (bounds {', '.join(f'{v:.6g}' for v in bounds[i])}); check the "
+        "coordinate system (.prj) and the coordinates"
+        for i in np.flatnonzero(bad & present)
+    ]
 
 
 def load(path: str | Path, fields: FieldMap | None = None, encoding: str | None = None):
@@ -433,7 +458,7 @@ def prepare(
             )
         ],
     }
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    config.make_dir(cache_dir)
     tmp = cached.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload), encoding="utf-8")
     tmp.replace(cached)  # atomic: another process never reads half a file
@@ -598,3 +623,16 @@ def overlay_crosswalk(
         }
         for r in kept.sort_values(["old_code", "share"], ascending=[True, False]).itertuples()
     ]
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions of the geometry libraries boundary sets go through: GDAL (read by
+    fiona), PROJ (pyproj) and GEOS (shapely)."""
+    import fiona
+    import pyproj
+
+    return {
+        "GDAL": f"{fiona.__gdal_version__} (fiona {fiona.__version__})",
+        "PROJ": f"{pyproj.proj_version_str} (pyproj {pyproj.__version__})",
+        "GEOS": f"{shapely.geos_version_string} (shapely {shapely.__version__})",
+    }
