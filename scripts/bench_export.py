@@ -10,11 +10,13 @@ configured boundary set (GEO_APP_BOUNDARIES, default the Thanh Hóa layer), then
 * the export: `geo_app.outputs.printmap.render_map` of the province, A4 landscape PNG at 300 dpi
   (title, legend with counts, hatching, labels placed without overlaps, scale bar, north
   arrow...);
-* the same map as PDF and SVG, and a briefing pack of N pages (province + N-1 units).
+* the same map as PDF and SVG, and a briefing pack with N-1 unit pages (the province, its
+  table pages — the list of listed units and the figures per responsible unit — then the units),
+  its data read as the app reads it (`geo_app.outputs.registry.Source.map_data`).
 
 Baseline and export runs alternate; medians are printed with the ratio export / baseline (the
 figure to compare: the machines are shared and noisy), as a Markdown section (see
-scripts/bench_all.py). Nothing here is a pass/fail test. `--quick`: 1 run, 72 dpi, 2 pages.
+scripts/bench_all.py). Nothing here is a pass/fail test. `--quick`: 1 run, 72 dpi, 1 unit page.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ from benchlib import (  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from geo_app.core.records import BY_CODE, OUTLINE_COLOR  # noqa: E402
+from geo_app.core.records import OUTLINE_COLOR  # noqa: E402
 from geo_app.geodata import boundaries  # noqa: E402
-from geo_app.outputs import printmap  # noqa: E402
+from geo_app.outputs import printmap, registry  # noqa: E402
 from geo_app.readmodel import ReadModel  # noqa: E402
 from geo_app.store import Store  # noqa: E402
 
@@ -53,12 +55,20 @@ from geo_app.store import Store  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     p.add_argument("--runs", type=int, default=7, help="runs of each map timing")
-    p.add_argument("--pages", type=int, default=30, help="pages of the timed pack")
+    p.add_argument(
+        "--pages",
+        type=int,
+        default=30,
+        help="province + unit pages of the timed pack (its table pages come besides)",
+    )
     p.add_argument("--dpi", type=int, default=300, help="resolution of the PNGs")
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.pages, args.dpi = 1, 2, 72
-    say(f"bench_export: {args.runs} run(s), {args.dpi} dpi, a pack of {args.pages} pages")
+    say(
+        f"bench_export: {args.runs} run(s), {args.dpi} dpi, "
+        f"a pack of the province and {max(args.pages - 1, 0)} unit page(s)"
+    )
 
     with temporary_folder() as tmp:
         values = settings(tmp, args.quick)
@@ -67,18 +77,31 @@ def main(argv: list[str] | None = None) -> int:
         display = boundaries.prepare_from_settings(values)
         load_sample(store, display.units)
         codes = [str(c) for c in display.units["code"]]
-        view = ReadModel(store, values["DIVISION"]).view(codes)
+        reader = ReadModel(store, values["DIVISION"])
+        view = reader.view(codes)
         _ = view.figures, view.shown  # read now: the store goes away with the folder
-        data = printmap.MapData(
-            display.units, view, key=display.key, source=printmap.source_label(values)
+        source = registry.Source(
+            view,
+            display.units,
+            display.key,
+            lambda: display.units,
+            registry.source_label(values),
+            reader,
         )
+        data = source.map_data()
+        # the pack's data as the app reads it: its table pages need the list's rows
+        pack_opts = printmap.parse_options({}, "pdf")
+        areas = printmap.pack_codes(data, pack_opts)[: max(args.pages - 1, 0)]
+        pack_opts = printmap.parse_options({"area": areas}, "pdf")
+        pack_data = source.map_data(pack_opts, tables=True)
         store.dispose()
 
     png = printmap.parse_options({"dpi": str(args.dpi)}, "png")
     width_in, height_in = (v / 25.4 for v in png.page_mm())
     metric = display.units.to_crs(display.units.estimate_utm_crs())
     statuses = data.statuses()
-    colours = [BY_CODE[statuses[str(c)]].color for c in metric["code"]]
+    by_code = view.programme.by_code
+    colours = [by_code[statuses[str(c)]].color for c in metric["code"]]
 
     def bare(fmt: str = "png") -> bytes:
         fig = Figure(figsize=(width_in, height_in))
@@ -108,16 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         timed(lambda: printmap.render_map(data, svg)) for _ in range(vector_runs)
     )
 
-    codes = printmap.pack_codes(data, pdf)[: max(args.pages - 1, 0)]
-    pack_opts = printmap.parse_options({"area": codes}, "pdf")
     pack_bytes = b""
 
     def pack() -> None:
         nonlocal pack_bytes
-        pack_bytes = printmap.render_pack(data, pack_opts)
+        pack_bytes = printmap.render_pack(pack_data, pack_opts)
 
     pack_t = statistics.median(timed(pack) for _ in range(1 if args.quick else 2))
-    pages = 1 + len(codes)
+    pages = printmap.page_count(pack_data, pack_opts)
+    table_pages = pages - 1 - len(areas)
 
     b, e = statistics.median(base_t), statistics.median(export_t)
     encoding = max(b - statistics.median(raw_t), 0.0)
@@ -162,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{times(pdf_t / b)} / {times(svg_t / b)}",
                     ],
                     [
-                        f"briefing pack, **{pages} pages** (province + {pages - 1} units), A4 PDF",
+                        f"briefing pack, **{pages} pages** (province + {table_pages} table "
+                        f"pages + {len(areas)} unit{'s' if len(areas) != 1 else ''}), A4 PDF",
                         f"**{secs(pack_t)}** ({secs(pack_t / pages)}/page, "
                         f"{len(pack_bytes) / 1e6:.1f} MB)",
                         f"{times(pack_t / pages / b)} per page",
