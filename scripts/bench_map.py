@@ -46,7 +46,7 @@ from benchlib import (
 )
 
 from geo_app import clock
-from geo_app.core.records import STATUSES, Record, join_units
+from geo_app.core.records import Record, join_units
 from geo_app.readmodel import ReadModel
 from geo_app.store import Change
 
@@ -67,14 +67,19 @@ def explore_baseline(app, repeat: int = 3) -> dict[str, Any]:
     codes = [str(c) for c in display.units["code"]]
     # what the map shows, read through a read model of its own (the app's cache stays cold)
     view = ReadModel(svc.store, svc.division).view(codes)
-    joined = join_units(display.units, {c: Record(c, s) for c, s in view.listed.items()})
+    prog = view.programme  # the programme the page opens on
+    joined = join_units(
+        display.units,
+        {c: Record(c, s, programme=prog.code) for c, s in view.listed.items()},
+        programme=prog.code,
+    )
 
     def explore() -> str:  # what a naive view would return: the same palette, defaults otherwise
         m = joined.explore(
             column="status",
             categorical=True,
-            categories=[s.code for s in STATUSES],
-            cmap=[s.color for s in STATUSES],
+            categories=[s.code for s in prog.statuses],
+            cmap=[s.color for s in prog.statuses],
         )
         return m.get_root().render()
 
@@ -350,15 +355,16 @@ def report(results: list[dict[str, Any]], args, argv: list[str] | None) -> str:
         f"({size(first['first_load'])}), the details API under 10 ms "
         f"({secs(first['details_warm'])})."
         + (" The browser rows vary most between runs." if args.browser else ""),
-        "Why it is fast: a warm `GET /` is two small queries (the session's user, and the data "
-        "revision: the newest history and audit ids) and a dictionary look-up. Each worker "
-        "keeps the encoded geometry (per boundary set), the map's script (per boundary set and "
-        "language: the same for every revision) and the page (per boundary set, data revision, "
-        "language and role), and `geo-app serve` renders them before a worker's first request, "
-        'so no user pays the "first request" row. The page\'s cost does not grow with the '
-        "records: it holds one status per listed unit in a JSON block and never a polygon. The "
-        "geometry (coordinates rounded to 5 decimals, about 1 m) is fetched once per boundary "
-        "set, then kept by the browser for a year (its URL changes with the set)." + scale,
+        "Why it is fast: a warm `GET /` is two small queries (the login session with its user, "
+        "and the data revision: the newest history and audit ids) and a dictionary look-up. "
+        "Each worker keeps the encoded geometry (per boundary set), the map's script (per "
+        "boundary set, programme and language: the same for every revision) and the page (per "
+        "boundary set, programme, data revision, day, language and role), and `geo-app serve` "
+        'renders them before a worker\'s first request, so no user pays the "first request" '
+        "row. The page's cost does not grow with the records: it holds one status per listed "
+        "unit in a JSON block and never a polygon. The geometry (coordinates rounded to 5 "
+        "decimals, about 1 m) is fetched once per boundary set, then kept by the browser for a "
+        "year (its URL changes with the set)." + scale,
     )
 
 
