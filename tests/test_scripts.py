@@ -29,6 +29,7 @@ SECTIONS = [
     "## Map page",
     "## Briefing exports",
     "## Roll-up of former units",
+    "## Login sessions: the per-request check",
     "## Production serving (load)",
 ]
 
