@@ -37,8 +37,7 @@ test: $(STAMP) system-deps
 	$(PY) -m ruff format --check geo_app tests scripts
 	$(PY) -m pytest
 
+# Every benchmark to the end (the load test too: it needs PostgreSQL at 127.0.0.1:5432), then
+# docs/PERFORMANCE.md rewritten from what they print (about 10 minutes; see scripts/bench_all.py).
 bench: $(STAMP) system-deps
-	$(PY) scripts/bench_boundaries.py
-	$(PY) scripts/bench_map.py --national --browser
-	$(PY) scripts/bench_export.py
-	$(PY) scripts/bench_rollup.py
+	$(PY) scripts/bench_all.py

@@ -12,21 +12,17 @@ machine's PostgreSQL (``GEO_APP_TEST_PG_URL``), and the medians are printed with
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sqlalchemy as sa
+from benchlib import command, parser, say, secs, section, table, temporary_folder, times
 
-import sqlalchemy as sa  # noqa: E402
-
-from geo_app.store import Store  # noqa: E402
+from geo_app.store import Store
 
 PG_URL = os.environ.get("GEO_APP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -47,40 +43,49 @@ def bench(store: Store, runs: int) -> tuple[float, float]:
     return statistics.median(before) * 1e3, statistics.median(after) * 1e3
 
 
-def line(name: str, times: tuple[float, float]) -> str:
-    b, a = times
-    return f"{name:<11} user {b:7.3f} ms   session_user {a:7.3f} ms   ratio {a / b:5.2f}"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=400)
-    parser.add_argument("--quick", action="store_true", help="a few calls (the test suite)")
-    parser.add_argument("--no-postgresql", action="store_true")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__)
+    p.add_argument("--runs", type=int, default=400, help="alternating calls (medians)")
+    p.add_argument("--no-postgresql", action="store_true", help="SQLite only")
+    args = p.parse_args(argv)
     runs = 5 if args.quick else args.runs
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+    say(f"bench_sessions: {runs} calls each")
+    results: list[tuple[str, tuple[float, float]]] = []
+    with temporary_folder() as tmp:
+        store = Store(f"sqlite:///{tmp / 'bench.sqlite3'}")
         store.upgrade()
-        print(line("sqlite", bench(store, runs)))
+        results.append(("SQLite (a temporary file)", bench(store, runs)))
         store.dispose()
-    if args.no_postgresql:
-        return
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        sep = "&" if "?" in PG_URL else "?"
-        store = Store(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-        store.upgrade()
-        print(line("postgresql", bench(store, runs)))
-        store.dispose()
-    finally:
+    if not args.no_postgresql:
+        schema = "bench_" + uuid.uuid4().hex[:12]
+        admin = sa.create_engine(PG_URL)
         with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        try:
+            sep = "&" if "?" in PG_URL else "?"
+            store = Store(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+            store.upgrade()
+            results.append(("PostgreSQL (the local server)", bench(store, runs)))
+            store.dispose()
+        finally:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.dispose()
+    print(
+        section(
+            "Login sessions: the per-request check",
+            f"Command: `{command('bench_sessions.py', argv)}` ({runs} alternating calls each, "
+            "medians). Every request checks its login session: `store.session_user(token, idle)` "
+            "(one query joining sessions and users) against the user lookup it replaced, "
+            "`store.user(name)` (**baseline**).",
+            table(
+                ["store", "`user` (baseline)", "`session_user`", "× baseline"],
+                [[name, secs(b / 1e3), secs(a / 1e3), times(a / b)] for name, (b, a) in results],
+            ),
+        )
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,7 +3,10 @@ figures, and now and then edit an assigned unit. Run by scripts/load.py (or by h
 `locust -f scripts/locustfile.py --headless -u 50 -r 25 -t 60s --host URL`).
 
 Users are load01..loadNN with password LOAD_PASSWORD; user i may edit the unit in
-LOAD_CODES[i-1] (made by scripts/load.py).
+LOAD_CODES[i-1] (made by scripts/load.py). When all LOAD_USERS users have logged in, the
+seconds since the start and the failed requests so far are written to LOAD_LOGIN_FILE, and with
+LOAD_RESET_AFTER_LOGIN=1 the statistics start again from there (capacity is measured without
+the burst of logins).
 """
 
 from __future__ import annotations
@@ -12,16 +15,28 @@ import itertools
 import os
 import random
 import re
+import time
+from pathlib import Path
 
-from locust import HttpUser, between, constant, task
+from locust import HttpUser, between, constant, events, task
 
 from geo_app import clock
 
 PASSWORD = os.environ.get("LOAD_PASSWORD", "load-test-password")
 CODES = [c for c in os.environ.get("LOAD_CODES", "").split(",") if c]
 ALL_CODES = [c for c in os.environ.get("LOAD_ALL_CODES", "").split(",") if c] or CODES
+USERS = int(os.environ.get("LOAD_USERS", "0"))
+LOGIN_FILE = os.environ.get("LOAD_LOGIN_FILE", "")
+RESET_AFTER_LOGIN = os.environ.get("LOAD_RESET_AFTER_LOGIN") == "1"
 _numbers = itertools.count(1)
+_logged_in = itertools.count(1)
+_started = [time.perf_counter()]
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+@events.test_start.add_listener
+def _on_test_start(**_kwargs) -> None:
+    _started[0] = time.perf_counter()
 
 
 class Officer(HttpUser):
@@ -45,6 +60,14 @@ class Officer(HttpUser):
             if r.status_code != 302:
                 r.failure(f"login failed: {r.status_code}")
         self.csrf = self.client.get("/api/me", name="/api/me").json()["csrf_token"]
+        if next(_logged_in) == USERS:  # the last one in
+            stats = self.environment.runner.stats
+            failed = stats.total.num_failures  # kept when the statistics start again
+            if RESET_AFTER_LOGIN:
+                stats.reset_all()
+            if LOGIN_FILE:
+                seconds = time.perf_counter() - _started[0]
+                Path(LOGIN_FILE).write_text(f"{seconds:.3f} {failed}\n")
 
     @task(4)
     def open_map(self) -> None:
