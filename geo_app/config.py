@@ -109,6 +109,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "IMPORT_MAX_ROWS",
+        "GEO_APP_IMPORT_MAX_ROWS",
+        20000,
+        "Most rows below the header a status file may have (CSV or XLSX); a larger file is "
+        "refused before anything is checked.",
+        int,
+    ),
+    Setting(
         "TILES",
         "GEO_APP_TILES",
         "none",

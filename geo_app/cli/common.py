@@ -46,6 +46,11 @@ class Context:
             )
         return [importer.UnitRef(u["code"], u["name"], u["kind"]) for u in rows]
 
+    def other_division_codes(self, division: str | None = None) -> dict[str, set[str]]:
+        """Return the unit codes of every registered division but `division` (for hints)."""
+        division = division or self.settings["DIVISION"]
+        return importer.other_division_codes(self.store, division)
+
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
 

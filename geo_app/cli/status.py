@@ -35,6 +35,11 @@ def status() -> None:
     is_flag=True,
     help="The file corrects history: its dates may go before the units' last changes.",
 )
+@click.option(
+    "--sheet",
+    default=None,
+    help="Sheet of a workbook to read (default: the first whose header matches).",
+)
 @pass_ctx
 def status_import(
     ctx: Context,
@@ -44,6 +49,7 @@ def status_import(
     if_empty: bool,
     division: str | None,
     correct: bool,
+    sheet: str | None,
 ) -> None:
     """Import status records from a CSV (UTF-8) or XLSX file: all rows, or none.
 
@@ -68,6 +74,9 @@ def status_import(
             actor="cli",
             dry_run=dry_run,
             correct=correct,
+            sheet=sheet,
+            max_rows=ctx.settings["IMPORT_MAX_ROWS"],
+            other_divisions=lambda: ctx.other_division_codes(division),
         )
     except GeoAppError as exc:
         fail(exc, as_json)
@@ -82,6 +91,8 @@ def status_import(
     )
     for w in result.warnings:
         click.echo(f"  warning: {w}")
+    for n in result.notices:
+        click.echo(f"  notice: {n}")
 
 
 @status.command("export")

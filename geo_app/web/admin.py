@@ -235,6 +235,7 @@ def import_page():
                 request.files.get("file"),
                 truthy(request.form.get("dry_run")),
                 truthy(request.form.get("correct")),
+                request.form.get("sheet"),
             )
         except ImportFailed as exc:
             error = exc.message

@@ -375,7 +375,8 @@ def import_status():
     """Import a status file (multipart ``file``; ``dry_run`` to only check it)."""
     dry_run = truthy(request.form.get("dry_run") or request.args.get("dry_run"))
     correct = truthy(request.form.get("correct") or request.args.get("correct"))
-    return jsonify(run_web_import(request.files.get("file"), dry_run, correct).to_dict())
+    sheet = request.form.get("sheet") or request.args.get("sheet")
+    return jsonify(run_web_import(request.files.get("file"), dry_run, correct, sheet).to_dict())
 
 
 @bp.get("/api/summary")

@@ -296,7 +296,9 @@ def page_context() -> dict[str, Any]:
 
 
 # -- imports through the web ----------------------------------------------------------------
-def run_web_import(upload, dry_run: bool, correct: bool = False) -> importer.ImportResult:
+def run_web_import(
+    upload, dry_run: bool, correct: bool = False, sheet: str | None = None
+) -> importer.ImportResult:
     """Import an uploaded status file as the logged-in user (all rows, or nothing)."""
     if upload is None or not upload.filename:
         raise BadRequest(_("Choose a status file (.csv or .xlsx) to import."))
@@ -314,4 +316,7 @@ def run_web_import(upload, dry_run: bool, correct: bool = False) -> importer.Imp
         dry_run=dry_run,
         correct=correct,
         lang=page_lang(),
+        sheet=(sheet or "").strip()[:64] or None,
+        max_rows=svc.settings["IMPORT_MAX_ROWS"],
+        other_divisions=lambda: importer.other_division_codes(svc.store, svc.division),
     )
