@@ -222,9 +222,11 @@ def _set_cached_value(data: bytes, ref: str, value: str) -> bytes:
                 start = text.index(f'<c r="{ref}"')
                 end = text.index("</c>", start)
                 cell = text[start:end]
-                text = text[:start] + cell.replace("<v></v>", "").replace(
-                    "</f>", f"</f><v>{value}</v>"
-                ) + text[end:]
+                text = (
+                    text[:start]
+                    + cell.replace("<v></v>", "").replace("</f>", f"</f><v>{value}</v>")
+                    + text[end:]
+                )
                 body = text.encode()
             dst.writestr(info, body)
     return out.getvalue()
@@ -270,7 +272,7 @@ def test_status_variants_and_name_abbreviations_match(store, units):
     data = (
         "Tên,Trạng thái\n"
         "P. Quảng Phú,Trọng điểm\n"
-        "X. An Nông,\"Địa bàn trọng điểm, phức tạp\"\n"
+        'X. An Nông,"Địa bàn trọng điểm, phức tạp"\n'
         "P.Đông Quang,Chưa chuyển hóa\n"
     ).encode()
     result = run_import(store, data, "abbr.csv", units)

@@ -44,7 +44,12 @@ def boundaries_check(
 ) -> None:
     """Validate a boundary file; exit 0 when usable, 1 when not."""
     fields = _fields(ctx, code_field, name_field, kind_field)
-    out = division_service.check(path, fields, encoding or ctx.settings["ENCODING"] or None)
+    out = division_service.check(
+        path,
+        fields,
+        encoding or ctx.settings["ENCODING"] or None,
+        reference=_reference(ctx, path),
+    )
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -86,6 +91,22 @@ def boundaries_prepare(
         f"{len(display.units)} units ready for display "
         f"({st['vertices_source']} → {st['vertices_display']} vertices)"
     )
+
+
+def _reference(ctx: Context, path: Path):
+    """Return the current division's units, to compare a boundary set with (None when the
+    configured set cannot be read, or is the very file checked)."""
+    configured = Path(ctx.settings["BOUNDARIES"])
+    try:
+        if path.resolve() == configured.resolve():
+            return None
+        return boundaries.load(
+            configured,
+            boundaries.FieldMap.from_settings(ctx.settings),
+            ctx.settings["ENCODING"] or None,
+        ).units
+    except (GeoAppError, OSError):
+        return None
 
 
 def date_option(value: str | None, name: str):
@@ -141,6 +162,7 @@ def boundaries_import(
             current=s["DIVISION"],
             progress=ticker,
             prepare_settings=s,
+            reference=_reference(ctx, path),
         )
     except GeoAppError as exc:
         ticker.close()

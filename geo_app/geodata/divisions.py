@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from geo_app import config
+from geo_app.core import vntext
 from geo_app.errors import BadRequest, BoundaryError
 from geo_app.geodata import boundaries
 from geo_app.store import Store
@@ -68,11 +69,22 @@ class BadPeriod(BadRequest):
 
 
 class BadEncoding(BadRequest):
-    """The encoding named for a .dbf is not one Python knows."""
+    """The encoding named for a .dbf is not one Python (or `geo_app.core.vntext`) knows."""
 
     def __init__(self, encoding: str):
-        super().__init__(f"unknown encoding {encoding!r} (e.g. utf-8, cp1258)")
+        super().__init__(f"unknown encoding {encoding!r} (e.g. utf-8, cp1258, tcvn3, vni)")
         self.encoding = encoding
+
+
+class Unconfirmed(BadRequest):
+    """The set's positions rest on a ballpark datum shift and that was not confirmed."""
+
+    def __init__(self, datum: str):
+        super().__init__(
+            f"the datum {datum!r} has no known shift to WGS 84 (a ballpark transformation): "
+            "confirm that positions may be hundreds of metres off, or supply a better .prj"
+        )
+        self.datum = datum
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,8 @@ def check_encoding(encoding: str | None) -> str | None:
     """Return `encoding` (None when empty) if Python knows it; raise `BadEncoding` if not."""
     if not encoding:
         return None
+    if encoding.strip().lower().replace("_", "-") in vntext.LEGACY:
+        return encoding
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -188,6 +202,7 @@ def check(
     fields: boundaries.FieldMap | None = None,
     encoding: str | None = None,
     sample: int = SAMPLE_UNITS,
+    reference=None,
 ) -> dict[str, Any]:
     """Return the validation report of the boundary set at `path`; a bad file is reported.
 
@@ -196,11 +211,13 @@ def check(
     dict
         ``path``, ``features`` (units read), ``crs`` (the file's own), ``repaired`` (codes of
         units whose geometry was repaired), ``warnings``, ``errors``, ``usable``, ``kinds``
-        (units per kind) and ``sample`` (the first units: code, name, kind). A file that
-        cannot be read at all has no units and its reason as the one error.
+        (units per kind), ``sample`` (the first units: code, name, kind), ``text`` (how its
+        text was read and converted), ``ballpark`` (the datum PROJ can only shift roughly) and
+        ``coverage`` (the share of `reference`'s area it covers). A file that cannot be read at
+        all has no units and its reason as the one error.
     """
     try:
-        bset = boundaries.read(path, fields, encoding)
+        bset = boundaries.read(path, fields, encoding, reference)
     except BoundaryError as exc:
         return {
             "path": str(path),
@@ -212,6 +229,9 @@ def check(
             "usable": False,
             "kinds": {},
             "sample": [],
+            "text": None,
+            "ballpark": None,
+            "coverage": None,
         }
     report = bset.report()
     units = bset.units
@@ -241,6 +261,8 @@ def register(
     current: str | None = None,
     progress: Progress | None = None,
     prepare_settings: dict[str, Any] | None = None,
+    reference=None,
+    confirm_ballpark: bool | None = None,
 ) -> Registered:
     """Validate a boundary set and register it as division `name` beside the others.
 
@@ -268,6 +290,11 @@ def register(
     prepare_settings:
         When given (``CACHE_DIR``, ``GAP_WIDTH_M``, ``SIMPLIFY_M``), the display geometry of the
         installed copy is prepared and cached too (slow: never inside a web request).
+    reference:
+        The current division's units: a set covering too little of them is warned about.
+    confirm_ballpark:
+        None: a ballpark datum shift is only a warning (the command line). False: it is
+        refused (`Unconfirmed`) until the administrator confirms it (True).
 
     Raises
     ------
@@ -281,7 +308,9 @@ def register(
     encoding = check_encoding(encoding)
     source = (source or "").strip() or path.name
     old = check_new(store, name, valid_from, valid_to, replace, current)
-    bset = boundaries.load(path, fields, encoding)
+    bset = boundaries.load(path, fields, encoding, reference)
+    if bset.ballpark and confirm_ballpark is False:
+        raise Unconfirmed(bset.ballpark)
     for w in bset.warnings:
         say(f"warning: {w}")
     dest = Path(dest_root or boundary_root({})) / name

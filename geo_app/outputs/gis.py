@@ -3,6 +3,7 @@ zipped Shapefile (UTF-8), in EPSG:4326."""
 
 from __future__ import annotations
 
+import csv
 import io
 import tempfile
 import zipfile
@@ -79,8 +80,50 @@ def layer_frame(units, standing: Standing):
     ).to_crs("EPSG:4326")
 
 
+#: The most bytes a Shapefile (dBase) text field holds.
+SHAPEFILE_TEXT_BYTES = 254
+#: The side table of a zipped Shapefile: every text too long for the .dbf, whole.
+LONG_TEXT_FILE = "communes_long_text.csv"
+_CUT_MARK = "…"
+
+
+def _cut(text: str, limit: int) -> str:
+    """Return `text` cut on a character boundary to at most `limit` UTF-8 bytes, marked "…"."""
+    room = limit - len(_CUT_MARK.encode())
+    data = text.encode("utf-8")[:room]
+    return data.decode("utf-8", "ignore") + _CUT_MARK
+
+
+def shapefile_frame(frame):
+    """Return `frame` with texts too long for a .dbf cut (marked "…"), and the side table.
+
+    Returns
+    -------
+    tuple
+        The frame to write and the rows (code, field, bytes, text) of every cut text, whole.
+    """
+    out = frame.copy()
+    long_rows: list[tuple[str, str, int, str]] = []
+    for col in LAYER_FIELDS:
+        values = list(out[col])
+        changed = False
+        for i, value in enumerate(values):
+            if isinstance(value, str) and len(value.encode("utf-8")) > SHAPEFILE_TEXT_BYTES:
+                long_rows.append((out["code"].iloc[i], col, len(value.encode("utf-8")), value))
+                values[i] = _cut(value, SHAPEFILE_TEXT_BYTES)
+                changed = True
+        if changed:
+            out[col] = values
+    return out, long_rows
+
+
 def layer_bytes(frame, suffix: str) -> bytes:
-    """Return the joined layer as a .geojson, .gpkg or .zip (Shapefile, UTF-8) file's bytes."""
+    """Return the joined layer as a .geojson, .gpkg or .zip (Shapefile, UTF-8) file's bytes.
+
+    A Shapefile's .dbf holds at most 254 bytes per text: a longer text is cut there (on a
+    character, marked "…") and kept whole in the zip's `LONG_TEXT_FILE` (code, field, bytes,
+    text), so nothing is lost silently.
+    """
     driver = LAYER_FORMATS.get(suffix)
     if driver is None:
         raise BadRequest(f"unknown layer format {suffix!r}; use .geojson, .gpkg or .zip")
@@ -88,7 +131,14 @@ def layer_bytes(frame, suffix: str) -> bytes:
         if suffix == ".zip":
             folder = Path(tmp) / "layer"
             folder.mkdir()
-            frame.to_file(folder / "communes.shp", engine="fiona", encoding="utf-8")
+            shp_frame, long_rows = shapefile_frame(frame)
+            shp_frame.to_file(folder / "communes.shp", engine="fiona", encoding="utf-8")
+            if long_rows:
+                text = io.StringIO()
+                writer = csv.writer(text)
+                writer.writerow(["code", "field", "bytes", "text"])
+                writer.writerows(long_rows)
+                (folder / LONG_TEXT_FILE).write_text("\ufeff" + text.getvalue(), "utf-8")
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
                 for f in sorted(folder.iterdir()):

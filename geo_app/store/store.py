@@ -624,13 +624,14 @@ class Store:
                         CrosswalkRow.new_division == new_division,
                     )
                 )
-                s.execute(
-                    CrosswalkRow.__table__.insert(),
-                    [
-                        {"old_division": old_division, "new_division": new_division, **r}
-                        for r in rows
-                    ],
-                )
+                if rows:  # an empty crosswalk clears it (an empty INSERT is not valid SQL)
+                    s.execute(
+                        CrosswalkRow.__table__.insert(),
+                        [
+                            {"old_division": old_division, "new_division": new_division, **r}
+                            for r in rows
+                        ],
+                    )
                 self._audit(
                     s,
                     actor,
