@@ -413,3 +413,23 @@ def test_admin_upload_of_a_ballpark_set_needs_the_confirmation(client, tmp_path,
     )
     assert r.status_code == 303
     assert any(d["name"] == "2026" for d in store.divisions())
+
+
+def test_admin_upload_of_metres_behind_a_geographic_prj_is_refused(client, tmp_path, layer, app):
+    from tests.conftest import csrf_token
+
+    folder = projected(layer, tmp_path / "metres", tm3(105.5), WGS84_PRJ)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in folder.iterdir():
+            zf.write(f, f.name)
+    form = {"name": "2026", "valid_from": "2026-01-01", "csrf_token": csrf_token(client)}
+    r = client.post(
+        "/admin/boundaries",
+        data={**form, "file": (io.BytesIO(buf.getvalue()), "metres.zip")},
+        query_string={"lang": "en"},
+    )
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "not valid degrees" in page
+    assert 'id="accept-form"' not in page
+    assert not any(d["name"] == "2026" for d in app.extensions["geo_app"].store.divisions())

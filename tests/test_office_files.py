@@ -317,9 +317,12 @@ def test_old_codes_without_division_hint_at_the_old_division(store, units):
     assert reasons.count("no unit has this code") == 3
     assert any("--division 2024" in r and "3 of the 3" in r for r in reasons)
     assert state(store) == before
-    # and with --division 2024 the same file imports, with the old division's TT abbreviation
+    # with --division 2024 the same file imports; so does an old thị trấn written "TT"
     result = run_import(store, data, "old.csv", _old_refs(store), "2024")
     assert result.created == 3
+    tt = "Tên,Trạng thái\nTT Cành Nàng,Đã chuyển hóa\n".encode()
+    result = run_import(store, tt, "tt.csv", _old_refs(store), "2024")
+    assert result.created == 1 and recs(store, "2024")["14923"].status == "transformed"
 
 
 def _old_refs(store):
