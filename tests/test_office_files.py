@@ -115,7 +115,7 @@ def test_totals_group_and_column_number_rows_are_skipped_as_notices(store, units
         ws.append(["Thị xã Bỉm Sơn cũ"])
         ws.merge_cells(start_row=6, start_column=1, end_row=6, end_column=6)
         ws.append([1, 14812, "Bỉm Sơn", "Phường", "Đang chuyển hóa", "01/02/2023"])
-        ws.append(["Thành phố Thanh Hóa cũ"])
+        ws.append(["II", "Thành phố Thanh Hóa cũ"])
         ws.append([2, 16522, "Quảng Phú", "Phường", "Đã chuyển hóa", "01/02/2023"])
         ws.append(["Tổng cộng", None, "2 xã, phường"])
         ws.append([None, None, "4 xã, phường"])
@@ -125,8 +125,20 @@ def test_totals_group_and_column_number_rows_are_skipped_as_notices(store, units
     text = "\n".join(result.notices)
     assert "row 5 numbers the columns" in text
     assert "row 6 is a group row ('Thị xã Bỉm Sơn cũ')" in text
-    assert "row 8 is a group row" in text
+    assert "row 8 is a group row ('II Thành phố Thanh Hóa cũ')" in text
     assert "row 10 is a totals row" in text and "row 11 is a totals row" in text
+
+
+def test_a_row_naming_a_unit_is_never_skipped_as_totals_or_group(store, units):
+    data = (
+        "code,name,status,Đơn vị phụ trách\n"
+        "16522,,,Công an phường\n"  # no status, but a unit's code and "Công an...": a record
+        ",Đông Quang,,\n"  # one cell naming a unit: a record without status
+    ).encode()
+    with pytest.raises(ImportFailed) as info:
+        run_import(store, data, "x.csv", units)
+    found = [(p["row"], p["reason"]) for p in info.value.details]
+    assert (2, "the status is empty") in found and (3, "the status is empty") in found
 
 
 def test_a_data_row_without_status_is_still_an_error_not_a_group_row(store, units):

@@ -428,12 +428,21 @@ def _match(
     return same_kind[0]
 
 
-#: A totals row: "Tổng cộng", "Tổng số", "Cộng", "4 xã, phường", "12 đơn vị" (diacritics off).
+#: A totals row: "Tổng cộng", "Tổng số: 4", "Cộng", "4 xã, phường", "12 đơn vị" (diacritics off;
+#: "Công an..." is not one).
 _TOTALS = re.compile(
-    r"^(tong cong|tong so|tong|cong|\d+\s*(xa|phuong|thi tran|don vi|dia ban|dvhc)\b)"
+    r"^(?:(?:tong cong|tong so|tong|cong)(?:\s*[:.]|\s*$|\s+\d)"
+    r"|\d+\s*(?:xa|phuong|thi tran|don vi|dia ban|dvhc)\b)"
 )
 #: A cell of the row that numbers the columns under an official form's header: 1, (2), [3].
 _COLUMN_NUMBER = re.compile(r"^[(\[]?\d{1,2}[)\]]?$")
+#: What numbers a group in the first column: I, II, A, B, 1. ...
+_GROUP_NUMBER = re.compile(r"^(?:[IVXLC]{1,6}|[A-Z]|\d{1,3})[.)]?$")
+
+
+def _names_a_unit(text: str, index: UnitIndex) -> bool:
+    _, bare = split_kind(text)
+    return index.normalise_code(text) in index.by_code or match_key(bare) in index.by_name
 
 
 def _skipped(
@@ -446,8 +455,9 @@ def _skipped(
     """Return why row `n` is not a record (a notice), or None when it is one.
 
     A totals row ("Tổng cộng", "4 xã, phường") and a group row (one cell, e.g. a district's
-    name across the row, that names no unit) have no status; the row numbering the columns
-    (1, 2, 3... or (1), (2)...) follows the header directly.
+    name across the row, maybe numbered I, II..., that names no unit) have no status and no
+    unit's code; the row numbering the columns (1, 2, 3... or (1), (2)...) follows the header
+    directly. Any row with a status, or naming a unit by its code, is a record.
     """
     filled = [t for t in texts if t]
     status_pos = columns.get("status")
@@ -460,17 +470,15 @@ def _skipped(
             pass
     if n == header_row + 1 and len(filled) >= 3 and all(_COLUMN_NUMBER.match(t) for t in filled):
         return f"row {n} numbers the columns ({', '.join(filled[:4])}…): skipped"
+    if any(index.normalise_code(t) in index.by_code for t in filled):
+        return None
     if any(_TOTALS.match(search_key(t)) for t in filled):
         return f"row {n} is a totals row ({' '.join(filled)[:60]!r}): skipped"
-    if len(filled) == 1 and not status_text:
-        text = filled[0]
-        _, bare = split_kind(text)
-        if (
-            index.normalise_code(text) not in index.by_code
-            and match_key(bare) not in index.by_name
-            and not text.isdigit()
-        ):
-            return f"row {n} is a group row ({text[:60]!r}): skipped"
+    words = [t for t in filled if not _GROUP_NUMBER.match(t)] if len(filled) == 2 else filled
+    if len(words) == 1 and not status_text:
+        text = words[0]
+        if not _names_a_unit(text, index) and not text.isdigit():
+            return f"row {n} is a group row ({' '.join(filled)[:60]!r}): skipped"
     return None
 
 

@@ -317,10 +317,14 @@ def _values(ws) -> Iterator[tuple[int, tuple[Any, ...]]]:
 
 def _xlsx_sheet(zf: zipfile.ZipFile, ws) -> Sheet:
     head = []
-    for n, values in _values(ws):
-        if n > 20:
-            break
-        head.append((n, list(values[:256])))
+    rows = _values(ws)
+    try:
+        for n, values in rows:
+            if n > 20:
+                break
+            head.append((n, list(values[:256])))
+    finally:
+        rows.close()  # closes the sheet's XML stream now, not when collected
     path = getattr(ws, "_worksheet_path", None)
 
     def stream(width: int, after: int) -> Iterator[tuple[int, list[Any]]]:
