@@ -125,6 +125,28 @@ def test_nested_entities_are_refused_as_unsafe(sqlite_store, units, part):
     assert sqlite_store.count() == 0
 
 
+def test_millions_of_empty_rows_without_a_dimension_are_refused_in_flat_memory(sqlite_store, units):
+    data = workbook([["code", "status"], [16522, "hotspot"]])
+    n = sheets.MAX_SHEET_ROWS + 10
+
+    def change(xml: str) -> str:
+        xml = re.sub(r'<dimension ref="[^"]*"\s*/>', "", xml)  # openpyxl then reads it all
+        empty = "".join(f'<row r="{i}"/>' for i in range(3, n))
+        return xml.replace("</sheetData>", empty + "</sheetData>")
+
+    bomb = rewrite(data, "xl/worksheets/sheet1.xml", change)
+    assert len(bomb) < 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportFailed) as info:
+            run_import(sqlite_store, bomb, "rows.xlsx", units)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "more than 200,000 rows (empty ones included)" in info.value.details[0]["reason"]
+    assert peak < 30 * 1024 * 1024, peak
+
+
 def test_rows_are_capped_with_a_clear_message(sqlite_store, units):
     codes = [u.code for u in units][:12]
     data = workbook([["code", "status"], *[[c, "hotspot"] for c in codes]])

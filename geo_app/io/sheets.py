@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: The most one worksheet's XML may unpack to (a sheet of 20,000 rows is some 15 MB).
-SHEET_XML_MAX = 128 * 1024 * 1024
+SHEET_XML_MAX = 64 * 1024 * 1024
+#: The most rows (empty ones included) and cells a worksheet may hold, and cells in one row.
+MAX_SHEET_ROWS = 200_000
+MAX_SHEET_CELLS = 4_000_000
+MAX_ROW_CELLS = 16_384
+#: The most sheets a workbook may have, and columns read (a header is never wider).
+MAX_SHEETS = 100
+MAX_COLUMNS = 512
 #: The most any other part of a workbook may unpack to (shared strings, styles: parsed whole).
 PART_XML_MAX = 12 * 1024 * 1024
 #: Formula cells without a value remembered per sheet (beyond, they read as empty).
@@ -216,22 +223,25 @@ def _check_sizes(zf: zipfile.ZipFile) -> None:
             )
 
 
-def _sheet_extras(
-    zf: zipfile.ZipFile, path: str, width: int
-) -> tuple[dict[int, list[tuple[int, int]]], set[tuple[int, int]]]:
-    """Stream a worksheet's XML once for its vertical merges and its formulas without values.
+@dataclass
+class _Scan:
+    """What one pass over a worksheet's XML found (before openpyxl reads it)."""
 
-    Returns
-    -------
-    tuple
-        Merges by first row: [(column, last row)], for columns up to `width`; and the
-        (row, column) of formula cells with no saved value, up to `MAX_FORMULA_CELLS`.
+    merges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    formulas: set[tuple[int, int]] = field(default_factory=set)
+
+
+def _scan(zf: zipfile.ZipFile, path: str, title: str) -> _Scan:
+    """Stream a worksheet's XML once, in flat memory: refuse a sheet with more rows or cells
+    than a spreadsheet can hold, and find its vertical merges and formulas without values.
+
+    openpyxl keeps an emptied element for every row it has read, so a sheet of millions of
+    empty rows would cost gigabytes there: it is refused here first.
     """
     from defusedxml.ElementTree import iterparse
 
-    merges: dict[int, list[tuple[int, int]]] = {}
-    formulas: set[tuple[int, int]] = set()
-    n_merges = 0
+    found = _Scan()
+    n_merges = rows = cells = row_cells = 0
     container = None
     with zf.open(path) as src:
         for event, elem in iterparse(src, events=("start", "end")):
@@ -239,6 +249,24 @@ def _sheet_extras(
             if event == "start":
                 if tag == "sheetData":
                     container = elem
+                elif tag == "row":
+                    rows += 1
+                    row_cells = 0
+                    if rows > MAX_SHEET_ROWS:
+                        raise SheetError(
+                            f"the worksheet {title} has more than {MAX_SHEET_ROWS:,} rows "
+                            "(empty ones included): delete the empty rows below the list, or "
+                            "save the list in a new workbook"
+                        )
+                elif tag == "c":
+                    cells += 1
+                    row_cells += 1
+                    if row_cells > MAX_ROW_CELLS or cells > MAX_SHEET_CELLS:
+                        raise SheetError(
+                            f"the worksheet {title} has more cells than a status list needs "
+                            f"(at most {MAX_SHEET_CELLS:,}, {MAX_ROW_CELLS:,} in a row); "
+                            "it is refused"
+                        )
                 continue
             if tag == "c":
                 f = v = None
@@ -250,21 +278,21 @@ def _sheet_extras(
                         v = child
                 vtag = v.tag.rsplit("}", 1)[-1] if v is not None else None
                 empty = v is None or (vtag == "v" and not (v.text or "").strip())
-                if f is not None and empty and len(formulas) < MAX_FORMULA_CELLS:
+                if f is not None and empty and len(found.formulas) < MAX_FORMULA_CELLS:
                     where = _split_ref(elem.get("r", ""))
-                    if where and where[1] <= width:
-                        formulas.add(where)
+                    if where and where[1] <= MAX_COLUMNS:
+                        found.formulas.add(where)
             elif tag == "row" and container is not None:
                 container.clear()  # keep memory flat: rows are not needed once seen
             elif tag == "mergeCell" and n_merges < MAX_MERGES:
                 ref = elem.get("ref", "")
                 if ":" in ref:
                     a, b = (_split_ref(x) for x in ref.split(":", 1))
-                    if a and b and b[0] > a[0] and a[1] <= width:
-                        merges.setdefault(a[0], []).append((a[1], b[0]))
+                    if a and b and b[0] > a[0] and a[1] <= MAX_COLUMNS:
+                        found.merges.setdefault(a[0], []).append((a[1], b[0]))
                         n_merges += 1
                 elem.clear()
-    return merges, formulas
+    return found
 
 
 def _xlsx_book(data: bytes) -> Book:
@@ -274,6 +302,14 @@ def _xlsx_book(data: bytes) -> Book:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         _check_sizes(zf)
+        parts = [
+            n
+            for n in zf.namelist()
+            if n.startswith("xl/worksheets/") and n.endswith(".xml") and n.count("/") == 2
+        ]
+        if len(parts) > MAX_SHEETS:
+            raise SheetError(f"the workbook has {len(parts)} sheets; at most {MAX_SHEETS} are read")
+        scans = {p: _scan(zf, p, p) for p in parts}
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except defusedxml.DefusedXmlException as exc:
         raise _refused_entities(exc) from None
@@ -291,7 +327,8 @@ def _xlsx_book(data: bytes) -> Book:
     sheets = []
     try:
         for ws in wb.worksheets:
-            sheets.append(_xlsx_sheet(zf, ws))
+            path = str(getattr(ws, "_worksheet_path", "")).lstrip("/")
+            sheets.append(_xlsx_sheet(ws, scans.get(path, _Scan())))
     except SheetError:
         close()
         raise
@@ -315,34 +352,22 @@ def _values(ws) -> Iterator[tuple[int, tuple[Any, ...]]]:
         ) from None
 
 
-def _xlsx_sheet(zf: zipfile.ZipFile, ws) -> Sheet:
+def _xlsx_sheet(ws, scan: _Scan) -> Sheet:
     head = []
     rows = _values(ws)
     try:
         for n, values in rows:
             if n > 20:
                 break
-            head.append((n, list(values[:256])))
+            head.append((n, list(values[:MAX_COLUMNS])))
     finally:
         rows.close()  # closes the sheet's XML stream now, not when collected
-    path = getattr(ws, "_worksheet_path", None)
 
     def stream(width: int, after: int) -> Iterator[tuple[int, list[Any]]]:
-        import defusedxml
-
-        merges: dict[int, list[tuple[int, int]]] = {}
-        formulas: set[tuple[int, int]] = set()
-        if path:
-            try:
-                merges, formulas = _sheet_extras(zf, path, width)
-            except defusedxml.DefusedXmlException as exc:
-                raise _refused_entities(exc) from None
-            except SheetError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise SheetError(
-                    f"sheet {ws.title!r} cannot be read ({type(exc).__name__}: {exc})"
-                ) from None
+        merges = {
+            r: [(c, last) for c, last in found if c <= width] for r, found in scan.merges.items()
+        }
+        formulas = {(r, c) for r, c in scan.formulas if c <= width}
         carry: dict[int, tuple[Any, int]] = {}  # column → (value, last row it covers)
         for n, values in _values(ws):
             row = list(values[:width])
