@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -223,6 +224,26 @@ def _check_sizes(zf: zipfile.ZipFile) -> None:
             )
 
 
+_PROLOG_END = re.compile(rb"<[A-Za-z_]")
+
+
+def _refuse_dtd(zf: zipfile.ZipFile, path: str) -> None:
+    """Refuse a part whose prolog declares a DTD (entities can only be declared there).
+
+    This pass parses with Python's C expat, fast; the declaration is refused before expat
+    sees it, as openpyxl (through defusedxml) refuses it too.
+    """
+    with zf.open(path) as src:
+        head = src.read(1 << 20)
+    start = _PROLOG_END.search(head)
+    prolog = head[: start.start()] if start else head
+    if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper() or start is None:
+        raise SheetError(
+            f"the workbook part {path} declares XML entities (a DTD), which no spreadsheet "
+            "needs: it is refused as unsafe"
+        )
+
+
 @dataclass
 class _Scan:
     """What one pass over a worksheet's XML found (before openpyxl reads it)."""
@@ -232,43 +253,32 @@ class _Scan:
 
 
 def _scan(zf: zipfile.ZipFile, path: str, title: str) -> _Scan:
-    """Stream a worksheet's XML once, in flat memory: refuse a sheet with more rows or cells
-    than a spreadsheet can hold, and find its vertical merges and formulas without values.
+    """Stream a worksheet's XML once: refuse a sheet with more rows or cells than a status
+    list can have, and find its vertical merges and formulas without values.
 
     openpyxl keeps an emptied element for every row it has read, so a sheet of millions of
-    empty rows would cost gigabytes there: it is refused here first.
+    empty rows would cost gigabytes there: it is refused here first, when this pass has kept
+    at most `MAX_SHEET_ROWS` such elements (some 15 MB).
     """
-    from defusedxml.ElementTree import iterparse
+    from xml.etree.ElementTree import iterparse  # the C parser: no DTD can reach it
 
+    _refuse_dtd(zf, path)
     found = _Scan()
     n_merges = rows = cells = row_cells = 0
-    container = None
     with zf.open(path) as src:
-        for event, elem in iterparse(src, events=("start", "end")):
+        for _event, elem in iterparse(src, events=("end",)):
             tag = elem.tag.rsplit("}", 1)[-1]
-            if event == "start":
-                if tag == "sheetData":
-                    container = elem
-                elif tag == "row":
-                    rows += 1
-                    row_cells = 0
-                    if rows > MAX_SHEET_ROWS:
-                        raise SheetError(
-                            f"the worksheet {title} has more than {MAX_SHEET_ROWS:,} rows "
-                            "(empty ones included): delete the empty rows below the list, or "
-                            "save the list in a new workbook"
-                        )
-                elif tag == "c":
-                    cells += 1
-                    row_cells += 1
-                    if row_cells > MAX_ROW_CELLS or cells > MAX_SHEET_CELLS:
-                        raise SheetError(
-                            f"the worksheet {title} has more cells than a status list needs "
-                            f"(at most {MAX_SHEET_CELLS:,}, {MAX_ROW_CELLS:,} in a row); "
-                            "it is refused"
-                        )
-                continue
             if tag == "c":
+                cells += 1
+                row_cells += 1
+                if row_cells > MAX_ROW_CELLS or cells > MAX_SHEET_CELLS:
+                    raise SheetError(
+                        f"the worksheet {title} has more cells than a status list needs "
+                        f"(at most {MAX_SHEET_CELLS:,}, {MAX_ROW_CELLS:,} in a row); "
+                        "it is refused"
+                    )
+                if len(elem) < 1:
+                    continue
                 f = v = None
                 for child in elem:
                     t = child.tag.rsplit("}", 1)[-1]
@@ -276,14 +286,23 @@ def _scan(zf: zipfile.ZipFile, path: str, title: str) -> _Scan:
                         f = child
                     elif t in ("v", "is"):
                         v = child
+                if f is None or len(found.formulas) >= MAX_FORMULA_CELLS:
+                    continue
                 vtag = v.tag.rsplit("}", 1)[-1] if v is not None else None
-                empty = v is None or (vtag == "v" and not (v.text or "").strip())
-                if f is not None and empty and len(found.formulas) < MAX_FORMULA_CELLS:
+                if v is None or (vtag == "v" and not (v.text or "").strip()):
                     where = _split_ref(elem.get("r", ""))
                     if where and where[1] <= MAX_COLUMNS:
                         found.formulas.add(where)
-            elif tag == "row" and container is not None:
-                container.clear()  # keep memory flat: rows are not needed once seen
+            elif tag == "row":
+                rows += 1
+                row_cells = 0
+                if rows > MAX_SHEET_ROWS:
+                    raise SheetError(
+                        f"the worksheet {title} has more than {MAX_SHEET_ROWS:,} rows "
+                        "(empty ones included): delete the empty rows below the list, or "
+                        "save the list in a new workbook"
+                    )
+                elem.clear()  # an emptied row stays behind: at most MAX_SHEET_ROWS of them
             elif tag == "mergeCell" and n_merges < MAX_MERGES:
                 ref = elem.get("ref", "")
                 if ":" in ref:
