@@ -345,6 +345,7 @@ def test_overlay_prints_shares_lists_doubtful_pairs_and_keeps_an_official_crossw
     out = json.loads(r.output)
     assert all(0.05 <= p["share"] <= 1 for p in out["pairs"])
     assert out["review"] and all(p["share"] < 0.25 for p in out["review"])
+    assert out["coverage"] > 0.95
     r = cli("divisions", "overlay", "2026")
     assert "review:" in r.output and "%" in r.output
     # an official (CSV) crosswalk is not replaced without --replace

@@ -253,3 +253,14 @@ def test_web_import_of_bombs_keeps_the_worker_alive_and_small(app, sample_settin
     before, after = out["rss_kb"]
     print(f"worker max RSS {before / 1024:.0f} MB → {after / 1024:.0f} MB")
     assert after - before < 100 * 1024, out["rss_kb"]
+
+
+def test_the_import_benchmark_runs_quick():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_import.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "importer.read_table, dimension bomb" in proc.stdout

@@ -134,7 +134,9 @@ def divisions_overlay(
                 )
             return boundaries.load(d["boundary_path"], boundaries.FieldMap(**d["fields"])).units
 
-        pairs = boundaries.overlay_crosswalk(polygons(old), polygons(new), min_share)
+        old_units, new_units = polygons(old), polygons(new)
+        covered = boundaries.coverage(new_units, old_units)
+        pairs = boundaries.overlay_crosswalk(old_units, new_units, min_share)
         if not pairs:
             raise GeoAppError(
                 f"no unit of {new} covers {min_share:.0%} of any unit of {old}: the two sets do "
@@ -155,6 +157,7 @@ def divisions_overlay(
                     "pairs": pairs,
                     "split": split,
                     "review": review,
+                    "coverage": round(covered, 4),
                     "replaced_official": bool(official),
                 },
                 ensure_ascii=False,
@@ -168,6 +171,12 @@ def divisions_overlay(
             + ("  split" if p["split"] else "")
         )
     click.echo(f"crosswalk {old} → {new} by overlay: {len(pairs)} pairs, {split} split")
+    if covered < boundaries.MIN_COVERAGE:
+        click.echo(
+            f"warning: {new} covers {covered:.0%} of the area of {old}: the two sets may sit in "
+            "different places (a wrong coordinate system?); check the pairs before relying on "
+            "them"
+        )
     if review:
         click.echo(
             f"review: {len(review)} pair(s) cover between {min_share:.0%} and "
