@@ -181,8 +181,9 @@ def test_a_named_encoding_is_decoded_in_python_keeping_every_character(layer, tm
     assert "code" in bset.units.columns
 
 
-def test_search_finds_quang_phu_in_a_tcvn3_set(layer, tmp_path):
-    folder = legacy_shapefile(layer, tmp_path / "tcvn3", "tcvn3")
+@pytest.mark.parametrize("encoding", ["tcvn3", "vni"])
+def test_search_finds_quang_phu_in_a_legacy_set(layer, tmp_path, encoding):
+    folder = legacy_shapefile(layer, tmp_path / encoding, encoding)
     display = boundaries.prepare(folder, tmp_path / "cache")
     hits = maps.search(maps.UnitGeometry(display.key, display.units), "quang phu")
     assert [h["code"] for h in hits if h["kind"] == "Phường"] == ["16522"]
