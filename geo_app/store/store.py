@@ -363,6 +363,27 @@ class Store:
 
         self._guard(run)
 
+    def set_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Replace a user's password hash by an equivalent one (same password, newer argon2
+        parameters), unless it changed meanwhile. Not a change of password: no audit entry.
+
+        Returns
+        -------
+        bool
+            Whether the hash was replaced.
+        """
+
+        def run() -> bool:
+            with self.session() as s, s.begin():
+                result = s.execute(
+                    update(User)
+                    .where(User.username == username, User.password_hash == old_hash)
+                    .values(password_hash=new_hash)
+                )
+                return result.rowcount == 1
+
+        return self._guard(run)
+
     def set_assignments(
         self, username: str, division: str, codes: list[str], actor: str, source: str
     ) -> None:
