@@ -10,7 +10,7 @@ import time
 import click
 
 from geo_app import clock, config
-from geo_app.errors import GeoAppError
+from geo_app.errors import GeoAppError, StoreUnavailable
 from geo_app.geodata import boundaries
 from geo_app.io import importer
 from geo_app.store import Store
@@ -32,12 +32,16 @@ class Context:
         """Return the units of `division`: the configured boundary set's for the current
         division, the registered ones (from a boundary import or a crosswalk) otherwise."""
         if division in (None, self.settings["DIVISION"]):
-            bset = boundaries.load(
-                self.settings["BOUNDARIES"],
-                boundaries.FieldMap.from_settings(self.settings),
-                self.settings["ENCODING"] or None,
-            )
-            return importer.unit_refs(bset.units)
+            try:  # the set in force, from the store (what the map shows)
+                current = boundaries.import_default(self.store, self.settings)
+                return importer.unit_refs(boundaries.stored_set(self.store, current).units)
+            except StoreUnavailable:  # no schema yet: the configured file itself
+                bset = boundaries.load(
+                    self.settings["BOUNDARIES"],
+                    boundaries.FieldMap.from_settings(self.settings),
+                    self.settings["ENCODING"] or None,
+                )
+                return importer.unit_refs(bset.units)
         rows = self.store.division_units(division)
         if not rows:
             known = [d["name"] for d in self.store.divisions()] + [self.settings["DIVISION"]]

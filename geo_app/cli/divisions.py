@@ -10,6 +10,7 @@ from geo_app.cli.boundaries import date_option
 from geo_app.cli.common import Context, fail, pass_ctx
 from geo_app.errors import GeoAppError
 from geo_app.geodata import boundaries
+from geo_app.geodata import divisions as division_service
 
 
 @click.group()
@@ -92,24 +93,9 @@ def divisions_overlay(ctx: Context, old: str, new: str | None, min_share: float)
     """Derive the crosswalk OLD → NEW from the polygons of both (when no CSV exists)."""
     new = new or ctx.settings["DIVISION"]
     try:
-        registered = {d["name"]: d for d in ctx.store.divisions()}
-
-        def polygons(name: str):
-            if name == ctx.settings["DIVISION"]:
-                return boundaries.load(
-                    ctx.settings["BOUNDARIES"], boundaries.FieldMap.from_settings(ctx.settings)
-                ).units
-            d = registered.get(name)
-            if not d or not d["boundary_path"]:
-                raise GeoAppError(
-                    f"division {name!r} has no polygons; import its boundary "
-                    "file with `geo-app boundaries import`, or load a crosswalk"
-                )
-            return boundaries.load(d["boundary_path"], boundaries.FieldMap(**d["fields"])).units
-
-        pairs = boundaries.overlay_crosswalk(polygons(old), polygons(new), min_share)
+        pairs, how = division_service.overlay(ctx.store, old, new, ctx.settings, min_share)
         ctx.store.save_crosswalk(old, new, pairs, actor="cli", source="cli:overlay")
     except GeoAppError as exc:
         fail(exc, False)
     split = len({p["old_code"] for p in pairs if p["split"]})
-    click.echo(f"crosswalk {old} → {new} by overlay: {len(pairs)} pairs, {split} split")
+    click.echo(f"crosswalk {old} → {new} by overlay ({how}): {len(pairs)} pairs, {split} split")

@@ -36,7 +36,7 @@ def _export_options(fn):
 
 def _export_data(ctx: Context) -> printmap.MapData:
     display = boundaries.prepare_from_settings(
-        ctx.settings, progress=lambda m: click.echo(m, err=True)
+        ctx.settings, progress=lambda m: click.echo(m, err=True), store=ctx.store
     )
     view = ReadModel(ctx.store, ctx.settings["DIVISION"]).view(list(display.units["code"]))
     return printmap.MapData(

@@ -25,7 +25,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the map and API on the configured data under gunicorn (production WSGI server)."""
     ticker = Ticker()
     try:  # requests never prepare geometry: do it now, with progress, if it is not cached
-        display = boundaries.prepare_from_settings(ctx.settings, progress=ticker)
+        display = boundaries.prepare_from_settings(ctx.settings, progress=ticker, store=ctx.store)
     except GeoAppError as exc:
         ticker.close()
         fail(exc, False)

@@ -6,6 +6,7 @@ is made and upgraded by Alembic (`geo-app db upgrade`), never by `create_all` at
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.types import Date
+from sqlalchemy.types import Date, LargeBinary
 
 from geo_app import clock
 from geo_app.core.records import Event, Record, Standing, state_as_of
 from geo_app.errors import GeoAppError, NotFound, StoreUnavailable
+from geo_app.store.geometry import GeometryStore
+from geo_app.store.jobs import JobStore
 from geo_app.store.models import (
     Assignment,
     AuditEntry,
@@ -86,7 +89,7 @@ class Conflict(GeoAppError):
     status = 409
 
 
-class Store:
+class Store(GeometryStore, JobStore):
     """Access to the status store at one database URL."""
 
     def __init__(self, url: str):
@@ -526,10 +529,12 @@ class Store:
         fields: dict[str, str] | None = None,
         replace: bool = False,
         door: str = "cli",
+        boundary_set: dict[str, Any] | None = None,
     ) -> None:
         """Register a division with its units (code, name, kind, parent), in one transaction.
 
-        `door` ("cli" or "web") is the audit entry's source.
+        `door` ("cli" or "web") is the audit entry's source. `boundary_set` (the arguments of
+        `save_boundary_set` but the division) stores its polygons in the same transaction.
 
         Raises
         ------
@@ -583,6 +588,8 @@ class Store:
                         "valid_to": valid_to and valid_to.isoformat(),
                     },
                 )
+                if boundary_set is not None:
+                    self.save_boundary_set(name, session=s, **boundary_set)
 
         self._guard(run)
 
@@ -882,7 +889,11 @@ BACKUP_FORMAT = "geo-app-backup/1"
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in row.items():
-        out[key] = value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+        if isinstance(value, dt.date | dt.datetime):
+            value = value.isoformat()
+        elif isinstance(value, bytes | memoryview):
+            value = base64.b64encode(bytes(value)).decode("ascii")
+        out[key] = value
     return out
 
 
@@ -894,6 +905,8 @@ def _from_json(table, row: dict[str, Any]) -> dict[str, Any]:
             value = dt.datetime.fromisoformat(value)
         elif value is not None and isinstance(col.type, Date):
             value = dt.date.fromisoformat(value)
+        elif value is not None and isinstance(col.type, LargeBinary):
+            value = base64.b64decode(value)
         out[col.name] = value
     return out
 

@@ -22,6 +22,8 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
+    has_app_context,
     jsonify,
     render_template,
     request,
@@ -76,13 +78,28 @@ class Services:
         self.cache = LRUCache()
         self.files = LRUCache(FILE_CACHE_ENTRIES)
         self.reader = ReadModel(self.store, self.division, self.cache)
-        self._display: boundaries.Display | None = None
+        self._started = False
 
     def display(self) -> boundaries.Display:
-        """Return the prepared display geometry (never computed inside a request)."""
-        if self._display is None:
-            self._display = boundaries.prepare_from_settings(self.settings, cached_only=True)
-        return self._display
+        """Return the display geometry of the current division's boundary set in force.
+
+        It comes from the store, so every server shows the same set, and a set given on one
+        server shows on every other at its next request (one small query per request). The
+        first call of a process imports the configured set into the store when it is new there.
+        Never computed inside a request.
+        """
+        if has_app_context() and "geo_app_display" in g:
+            return g.geo_app_display
+        display = None
+        if self._started:
+            key = boundaries.active_display_key(self.store, self.settings)
+            display = boundaries.stored_display(self.store, key, known=True) if key else None
+        if display is None:
+            display = boundaries.active_display(self.store, self.settings)
+            self._started = True
+        if has_app_context():
+            g.geo_app_display = display
+        return display
 
     def revision(self) -> int:
         return self.store.revision()
