@@ -639,7 +639,7 @@ def test_no_request_left_the_app(requests_made, live, display):
     assert requests_made, "no request was recorded"
     assert_same_origin(requests_made, live.base)
     paths = {urlsplit(u).path for u in requests_made}
-    assert f"/map/units-{display.key}.geojson" in paths
+    assert f"/map/units-{display.key}.topojson" in paths
     assert "/vendor/leaflet/leaflet.js" in paths
     assert any(p.startswith("/vendor/fonts/") for p in paths)
     assert any(p.startswith("/api/communes/") for p in paths)

@@ -23,7 +23,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geo_app.core.names import canonical_kind, nfc, split_kind
-from geo_app.errors import BoundaryError, NotPrepared
+from geo_app.errors import BoundaryError, NotPrepared, StoreUnavailable
 
 LOGGER = logging.getLogger(__name__)
 #: Bumped whenever the display algorithm changes, so old cache files are not reused.
@@ -632,7 +632,12 @@ def import_default(store, settings: dict[str, Any], progress: Progress = _quiet)
             progress(f"importing the boundary set {path} into the store")
             bset = _load_once(path, fields, encoding, set_hash)
             store_set(store, division, bset, set_hash, fields, "settings", "settings")
-    current = store.boundary_set(division)
+    try:
+        current = store.boundary_set(division)
+    except StoreUnavailable:
+        if path.exists():
+            raise
+        current = None  # say what is missing first: the file
     if current is None:
         raise BoundaryError(
             f"{path}: no such file or folder, and the store holds no boundary set of division "

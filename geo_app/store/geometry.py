@@ -81,6 +81,9 @@ class GeometryStore:
                         for u in units[i : i + _BATCH]
                     ],
                 )
+            if origin == "settings":  # the deployment's configuration, not a user's act
+                LOGGER.info("boundary set of %s imported from the settings", division)
+                return row.id
             self._audit(
                 s,
                 actor,
