@@ -115,6 +115,7 @@ def settings(tmp_path, cache_dir, display) -> dict:
             "CACHE_DIR": str(cache_dir),
             "SECRET_KEY": "test-secret",
             "TILES": "none",
+            "JOBS_IMMEDIATE": True,  # background jobs run inside the request: no worker here
         }
     )
     Store(values["DATABASE_URL"]).upgrade()

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from geo_app import clock, config
 from geo_app.errors import GeoAppError
-from geo_app.web import admin, api, auth, downloads, exports, pages
+from geo_app.web import admin, api, auth, downloads, exports, jobs, pages
 from geo_app.web.common import ROOT, Services, error_response
 
 LOGGER = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def build_app(overrides: dict[str, Any] | None = None, warm: bool = False) -> Fl
     app.register_blueprint(exports.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(jobs.bp)
     if settings["PROXIES"]:  # trust X-Forwarded-* from that many proxies, no more
         from werkzeug.middleware.proxy_fix import ProxyFix
 

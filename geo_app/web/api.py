@@ -24,6 +24,7 @@ from geo_app.core.records import (
     split_problems,
 )
 from geo_app.errors import BadRequest, GeoAppError, NotFound
+from geo_app.geodata import divisions
 from geo_app.i18n import format_date, format_timestamp
 from geo_app.store import Change, Conflict
 from geo_app.web.common import (
@@ -189,6 +190,28 @@ def commune(code: str):
     """Send one unit's record and history (404 when the boundary set has no such unit)."""
     lang = api_lang()
     return jsonify(unit_details(code, lang, parse_as_of()))
+
+
+@bp.get("/api/communes/<code>/neighbours")
+def neighbours(code: str):
+    """List the units next to one unit (in SQL with PostGIS, else with shapely)."""
+    lang = api_lang()
+    svc = services()
+    geometry = unit_geometry()
+    if geometry.unit(code) is None:
+        raise NotFound(f"no unit {code[:20]!r} in the boundary set")
+    codes, how = divisions.neighbours(svc.store, code, svc.settings)
+    statuses = view_as_of(None).statuses
+    labels = maps.status_labels(lang)
+    units = []
+    for c in codes:
+        unit = geometry.unit(c)
+        if unit is not None:
+            status = statuses.get(c, "not_listed")
+            units.append({**unit, "status": status, "status_label": labels[status]})
+    resp = jsonify({"code": code, "neighbours": units, "computed_by": how})
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 # -- editing ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 
-from geo_app import clock
+from geo_app import clock, jobs
 from geo_app.cache import LRUCache
 from geo_app.errors import BadRequest
 from geo_app.geodata import boundaries
@@ -79,6 +79,13 @@ class Services:
         self.files = LRUCache(FILE_CACHE_ENTRIES)
         self.reader = ReadModel(self.store, self.division, self.cache)
         self._started = False
+        self._queue: jobs.Queue | None = None
+
+    def queue(self) -> jobs.Queue:
+        """Return the background job queue (made at its first use)."""
+        if self._queue is None:
+            self._queue = jobs.Queue(self.settings, self.store)
+        return self._queue
 
     def display(self) -> boundaries.Display:
         """Return the display geometry of the current division's boundary set in force.

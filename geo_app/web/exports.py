@@ -3,9 +3,10 @@
 ``GET /export/map.png|.pdf|.svg`` and ``GET /export/pack.pdf`` take the parameters of
 `geo_app.printmap.parse_options` (area, paper, orientation, dpi, lang, title, marking) and
 ``as_of`` (YYYY-MM-DD: the records in force that day); a bad one is a 400 with a message
-naming it. Roles with the ``export`` permission only. The bytes are kept in memory per
-boundary set, data revision, day and parameters, so a status change shows in the next export
-at once.
+naming it. A pack made by a background job (``POST /api/jobs``, on any server) for the same
+data and options is sent as it is. Roles with the ``export`` permission only. The bytes are
+kept in memory per boundary set, data revision, day and parameters, so a status change shows
+in the next export at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from geo_app import jobs
 from geo_app.outputs import printmap
 from geo_app.web.common import file_cache, parse_as_of, requires, services, view_as_of
 
@@ -54,7 +56,18 @@ def _send(kind: str, options: printmap.ExportOptions) -> Response:
         LOGGER.info("export %s rendered: %s (%d bytes)", kind, name, len(body))
         return body, name
 
+    if kind == "pack":  # a background job may have made it already (on any server)
+        done = svc.store.job_for_key(
+            jobs.pack_key(display.key, revision, view.figures_date, as_of, options)
+        )
+        if done is not None and done["state"] == "done":
+            body, name, _mimetype = svc.store.job_result(done["id"])
+            return _file_response(body, name, options)
     body, name = file_cache().get(key, make)
+    return _file_response(body, name, options)
+
+
+def _file_response(body: bytes, name: str, options: printmap.ExportOptions) -> Response:
     response = Response(body, mimetype=printmap.MIME_TYPES[options.fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-cache"

@@ -19,7 +19,7 @@ import math
 import textwrap
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -1709,7 +1709,11 @@ def pack_codes(data: MapData, options: ExportOptions) -> list[str]:
     )
 
 
-def render_pack(data: MapData, options: ExportOptions) -> bytes:
+def render_pack(
+    data: MapData,
+    options: ExportOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> bytes:
     """Render the briefing pack: one PDF, the province first, then a page per unit.
 
     Each unit page shows the unit with its neighbours and, beside the map, its record
@@ -1720,6 +1724,8 @@ def render_pack(data: MapData, options: ExportOptions) -> bytes:
     options:
         ``areas`` lists the units to give a page (default: every listed unit, see
         `pack_codes`); ``fmt`` must be ``pdf``.
+    progress:
+        Called with (pages done, pages in all) after each page (a background job's progress).
 
     Returns
     -------
@@ -1744,9 +1750,13 @@ def render_pack(data: MapData, options: ExportOptions) -> bytes:
             province = replace(options, areas=())
             mf = _build_map(data, province, (1, total), None)
             pdf.savefig(mf.figure)
+            if progress is not None:
+                progress(1, total)
             for k, code in enumerate(codes, start=2):
                 mf = _build_map(data, options, (k, total), code)
                 pdf.savefig(mf.figure)
+                if progress is not None:
+                    progress(k, total)
         return buf.getvalue()
 
 
