@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from geo_app.cli import boundaries, db, divisions, export, serve, status, users
+from geo_app.cli import boundaries, db, divisions, export, jobs, serve, status, users
 
 
 @click.group()
@@ -20,6 +20,7 @@ main.add_command(status.status)
 main.add_command(users.users)
 main.add_command(export.export_group)
 main.add_command(serve.serve)
+main.add_command(jobs.jobs_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -131,6 +131,10 @@ def _js_text() -> dict[str, str]:
         "import": _("import"),
         "recorded": _("recorded"),
         "correction": _("correction"),
+        "job_queued": _("Waiting for a job worker…"),
+        "job_progress": _("Preparing the pack… %(pct)s %%", pct="{pct}"),
+        "job_ready": _("The pack is ready; downloading."),
+        "job_failed": _("The pack could not be made: %(error)s", error="{error}"),
     }
 
 
@@ -225,6 +229,7 @@ def _render_map_page(
             "summary": url_for("api.summary"),
             "trend": url_for("api.trend"),
             "me": url_for("auth.me"),
+            "jobs": url_for("jobs.start"),
         },
         "statuses": list(RECORD_STATUSES),
         "labels": maps.status_labels(lang),
