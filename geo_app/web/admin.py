@@ -367,8 +367,14 @@ def _message(exc: GeoAppError) -> str:
     if isinstance(exc, divisions.CurrentDivision):
         return _(
             "%(name)s is the current division, whose units come from the configured boundary "
-            "set; choose another name.",
+            "set; choose another name, or tick “Replace the division of that name” to give the "
+            "map this boundary set.",
             name=exc.name,
+        )
+    if isinstance(exc, divisions.MissingUnits):
+        return _(
+            "The boundary set lacks units that have records (%(codes)s); nothing was registered.",
+            codes=", ".join(exc.details[:20]),
         )
     if isinstance(exc, divisions.DivisionExists):
         return _(
@@ -606,6 +612,8 @@ def boundaries_accept():
             dest_root=divisions.boundary_root(svc.settings),
             current=svc.division,
         )  # no display geometry here: `geo-app boundaries prepare` does it, never a request
+        if done.current:  # the map's new set: a background job prepares it for every server
+            svc.queue().submit("prepare", {}, current_user.username)
     except GeoAppError as exc:
         return _boundaries_page(_page_status(exc), error=_message(exc), form=raw)
     _discard(staged.token)
