@@ -80,7 +80,7 @@ class Queue:
         params = check_params(kind, params)
         key = job_key(self.store, self.settings, kind, params)
         existing = self.store.job_for_key(key)
-        if existing is not None:
+        if existing is not None and not _stale(existing):
             return existing
         uid = self.store.create_job(kind, key, params, actor)
         self.task(uid)
@@ -89,6 +89,19 @@ class Queue:
     def worker(self, workers: int = 1):
         """Return a Huey consumer running this queue's jobs in `workers` threads."""
         return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+
+
+#: A job queued or running for longer than this is taken for lost (its worker was stopped):
+#: the same thing asked again makes a new job.
+STALE_AFTER = dt.timedelta(hours=1)
+
+
+def _stale(job: dict[str, Any]) -> bool:
+    from geo_app import clock
+
+    if job["state"] not in ("queued", "running"):
+        return False
+    return clock.now() - dt.datetime.fromisoformat(job["created_at"]) > STALE_AFTER
 
 
 def check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
