@@ -82,6 +82,9 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
         "threads": 4,
         "timeout": 60,
         "graceful_timeout": 20,
+        # keep idle connections longer than clients (and nginx) pause between requests: a
+        # request sent on a connection the server has just closed is reset
+        "keepalive": 30,
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "geo-app",
