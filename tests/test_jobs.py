@@ -197,3 +197,64 @@ def test_a_job_lost_with_its_worker_is_made_again_after_an_hour(cli_env, frozen_
     again = queue.submit("prepare", {}, "test")
     assert again["id"] != first["id"]
     store.dispose()
+
+
+def _job_workers(pid: int) -> list[int]:
+    """Return the pids of the `jobs worker` processes started by process `pid`."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    out = []
+    for child in children:
+        try:
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"jobs worker" in cmd:
+            out.append(int(child))
+    return out
+
+
+def _gone(pid: int, timeout: float = 20) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except OSError:
+            return True
+        if state == "Z":  # ended, not yet reaped by its parent
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["term", "kill"])
+def test_the_job_worker_of_serve_ends_with_it(cli_env, tmp_path, how):
+    import signal
+
+    from tests.test_serve import _free_port, _wait
+
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "geo_app.cli", "serve", "--dev", "--port", str(port)],
+        env={**os.environ, **cli_env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}", timeout=120)
+        end = time.monotonic() + 20
+        while not _job_workers(server.pid) and time.monotonic() < end:
+            time.sleep(0.2)
+        (worker,) = _job_workers(server.pid)
+        server.send_signal(signal.SIGTERM if how == "term" else signal.SIGKILL)
+        server.wait(timeout=30)
+        assert _gone(worker), f"the job worker {worker} outlived `geo-app serve` ({how})"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        log.close()

@@ -127,12 +127,35 @@ def jobs_fetch(ctx: Context, uid: str, out: Path) -> None:
         fail(exc, False)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Stop this worker (as SIGTERM would) once process `parent`, which started it, is gone."""
+    import os
+    import signal
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 @jobs_group.command("worker")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 16))
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Stop when this process, which started the worker, ends (what `geo-app serve` asks).",
+)
 @pass_ctx
-def jobs_worker(ctx: Context, threads: int) -> None:
+def jobs_worker(ctx: Context, threads: int, parent_pid: int | None) -> None:
     """Run the queued jobs (Redis when GEO_APP_REDIS_URL is set, else SQLite) until stopped."""
     queue = jobs.Queue(ctx.settings, ctx.store)
     where = ctx.settings["REDIS_URL"] and "Redis" or ctx.settings["JOBS_DB"]
     click.echo(f"job worker on {where} ({queue.huey.name}), {threads} thread(s)", err=True)
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     queue.worker(threads).run()

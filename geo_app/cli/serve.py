@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -50,6 +52,8 @@ def serve(ctx: Context, host: str, port: int, workers: int, dev: bool, job_worke
         if dev:
             from geo_app import create_app
 
+            # stop on SIGTERM through `finally` (the job worker with it), as gunicorn does
+            signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
             app = create_app(warm=True)
             app.run(host=host, port=port, debug=False, use_reloader=False)
             return
@@ -66,7 +70,17 @@ def serve(ctx: Context, host: str, port: int, workers: int, dev: bool, job_worke
 def _start_job_worker(threads: int) -> subprocess.Popen:
     """Start `geo-app jobs worker` beside the server (same settings, its own process)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "geo_app.cli", "jobs", "worker", "--threads", str(threads)]
+        [
+            sys.executable,
+            "-m",
+            "geo_app.cli",
+            "jobs",
+            "worker",
+            "--threads",
+            str(threads),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
     )
 
 
