@@ -181,11 +181,6 @@ def test_a_job_runs_once(cli_env):
     store.dispose()
 
 
-def test_serve_starts_a_job_worker_beside_the_server():
-    source = Path(__file__).resolve().parent.parent / "geo_app" / "cli" / "serve.py"
-    assert '"jobs", "worker"' in source.read_text()
-
-
 def test_a_job_lost_with_its_worker_is_made_again_after_an_hour(cli_env, frozen_clock):
     store = Store(cli_env["GEO_APP_DATABASE_URL"])
     settings = {**config.load(), "JOBS_IMMEDIATE": False}

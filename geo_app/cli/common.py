@@ -29,19 +29,23 @@ class Context:
         return self._store
 
     def units(self, division: str | None = None) -> list[importer.UnitRef]:
-        """Return the units of `division`: the configured boundary set's for the current
-        division, the registered ones (from a boundary import or a crosswalk) otherwise."""
+        """Return the units of `division`: for the current division, those of its set in force
+        in the store (what the map shows), or of the configured file while the store holds
+        none; the registered ones (from a boundary import or a crosswalk) otherwise."""
         if division in (None, self.settings["DIVISION"]):
-            try:  # the set in force, from the store (what the map shows)
-                current = boundaries.import_default(self.store, self.settings)
+            try:  # the set in force, as the map shows it: the store's, once it holds one
+                current = self.store.boundary_set(self.settings["DIVISION"])
+            except StoreUnavailable:  # no schema yet
+                current = None
+            if current is not None:
                 return importer.unit_refs(boundaries.stored_set(self.store, current).units)
-            except StoreUnavailable:  # no schema yet: the configured file itself
-                bset = boundaries.load(
-                    self.settings["BOUNDARIES"],
-                    boundaries.FieldMap.from_settings(self.settings),
-                    self.settings["ENCODING"] or None,
-                )
-                return importer.unit_refs(bset.units)
+            # nothing stored yet (no server started): the configured file itself
+            bset = boundaries.load(
+                self.settings["BOUNDARIES"],
+                boundaries.FieldMap.from_settings(self.settings),
+                self.settings["ENCODING"] or None,
+            )
+            return importer.unit_refs(bset.units)
         rows = self.store.division_units(division)
         if not rows:
             known = [d["name"] for d in self.store.divisions()] + [self.settings["DIVISION"]]
