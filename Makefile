@@ -31,6 +31,7 @@ run: $(STAMP)
 	$(GEO_APP) divisions crosswalk $(CROSSWALK) --old 2024 --valid-to 2025-06-30
 	$(GEO_APP) status import --if-empty geo_app/sample_data/status_sample_2025.csv
 	$(GEO_APP) status import --if-empty --division 2024 geo_app/sample_data/status_sample_2024.csv
+	$(GEO_APP) status import --if-empty --programme drugs geo_app/sample_data/drugs_sample_2025.csv
 	$(GEO_APP) users first-admin
 	$(GEO_APP) serve --host $(HOST) --port $(PORT)
 

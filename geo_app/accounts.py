@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from argon2 import PasswordHasher
@@ -63,17 +64,52 @@ def check_username(name: str) -> str:
     return name
 
 
-def hash_password(password: str) -> str:
-    """Return an argon2id hash of `password`.
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """Return the 30,000 most common passwords, lower-case.
+
+    The list is zxcvbn's (PyPI ``zxcvbn``, MIT; its ``passwords`` frequency list, drawn from
+    Mark Burnett's 10 million password corpus as published by Xato). It is read once per
+    process, at the first password set.
+    """
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
+
+
+def check_password(password: str, username: str = "") -> str:
+    """Return `password` if the password rule takes it.
+
+    The rule: at least `MIN_PASSWORD` characters, not the user's name (case ignored), and not
+    one of the common passwords (`common_passwords`, case ignored).
 
     Raises
     ------
     BadRequest
-        When the password is shorter than `MIN_PASSWORD` characters.
+        Saying which part of the rule the password breaks.
     """
-    if len(password or "") < MIN_PASSWORD:
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
         raise BadRequest(f"the password must have at least {MIN_PASSWORD} characters")
-    return _hasher.hash(password)
+    folded = password.strip().lower()
+    if username and folded == username.strip().lower():
+        raise BadRequest("the password must not be the user name")
+    if folded in common_passwords():
+        raise BadRequest(
+            "this password is among the most common ones, which are tried first; choose another"
+        )
+    return password
+
+
+def hash_password(password: str, username: str = "") -> str:
+    """Return an argon2id hash of `password`, once the password rule takes it.
+
+    Raises
+    ------
+    BadRequest
+        When the password breaks the rule (`check_password`).
+    """
+    return _hasher.hash(check_password(password, username))
 
 
 def needs_rehash(password_hash: str) -> bool:

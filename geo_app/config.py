@@ -53,6 +53,13 @@ SETTINGS: tuple[Setting, ...] = (
         "IANA time zone of every date the app shows, stores, filters on or prints (one clock: "
         "geo_app/clock.py); the server's own time zone changes nothing.",
     ),
+    Setting(
+        "PROGRAMMES_DIR",
+        "GEO_APP_PROGRAMMES_DIR",
+        "",
+        "A folder of programme definitions (*.toml) besides the app's own (hotspot, drugs); "
+        "empty = only the app's own.",
+    ),
     Setting("FIELD_CODE", "GEO_APP_FIELD_CODE", "code", "Attribute holding the unit code."),
     Setting("FIELD_NAME", "GEO_APP_FIELD_NAME", "name", "Attribute holding the unit name."),
     Setting(
@@ -119,7 +126,8 @@ SETTINGS: tuple[Setting, ...] = (
         "GEO_APP_PROXIES",
         0,
         "Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host "
-        "headers are trusted (1 behind nginx; 0 when users reach the app directly).",
+        "headers are trusted (1 behind nginx; 0 when users reach the app directly). The client's "
+        "address is the right-most X-Forwarded-For entry that no trusted proxy added.",
         int,
     ),
     Setting(
@@ -148,6 +156,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Run background jobs inside the request that starts them, with no worker (tests, "
         "debugging): 1 or 0.",
         lambda v: str(v).strip().lower() in ("1", "true", "yes", "on"),
+    ),
+    Setting(
+        "SESSION_IDLE_HOURS",
+        "GEO_APP_SESSION_IDLE_HOURS",
+        8.0,
+        "A login session unused for this many hours ends (the user logs in again); sessions also "
+        "end at logout, when the password changes and when an administrator ends them.",
+        float,
     ),
     Setting(
         "SECRET_KEY",
@@ -181,7 +197,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 def _instance_secret() -> str:
     """Return the key kept in instance/secret_key, making it (once, race-free) if absent."""
     path = INSTANCE_DIR / "secret_key"
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    make_dir(INSTANCE_DIR)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -195,6 +211,16 @@ def _instance_secret() -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key)
     return key
+
+
+def make_dir(path: str | Path) -> Path:
+    """Make the folder `path` and its missing parents; instance/ itself, when it is among
+    them, is made private to the app's user (0700): it holds the database and the secret key."""
+    path = Path(path)
+    if path == INSTANCE_DIR or INSTANCE_DIR in path.parents:
+        INSTANCE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def describe() -> str:

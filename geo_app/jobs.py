@@ -30,7 +30,7 @@ from huey import RedisHuey, SqliteHuey
 from geo_app import config
 from geo_app.errors import BadRequest, GeoAppError
 from geo_app.geodata import boundaries, divisions
-from geo_app.outputs import printmap
+from geo_app.outputs import printmap, registry
 from geo_app.readmodel import ReadModel
 from geo_app.store import Store
 
@@ -128,7 +128,7 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             if day > clock.today():
                 raise BadRequest(f"as_of {as_of} is in the future; history only goes up to today")
         options = {k: v for k, v in params.items() if k != "as_of"}
-        printmap.parse_options(options, "pdf")  # raises on a bad option
+        registry.get("pack").parse(options, "pdf")  # raises on a bad option
         return {**options, "as_of": as_of}
     if kind == "overlay":
         old = str(params.get("old") or "")
@@ -147,11 +147,9 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 def job_key(store: Store, settings: dict[str, Any], kind: str, params: dict[str, Any]) -> str:
     """Return what a job's result depends on: the same key, the same result."""
     if kind == "pack":
-        display = boundaries.active_display(store, settings)
-        as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
-        options = printmap.parse_options({k: v for k, v in params.items() if k != "as_of"}, "pdf")
-        view = ReadModel(store, settings["DIVISION"]).view(list(display.units["code"]), as_of)
-        return pack_key(display.key, view.revision, view.figures_date, as_of, options)
+        source, options, as_of = _pack_source(store, settings, params)
+        view = source.view
+        return pack_key(source.display_key, view.revision, view.figures_date, as_of, options)
     if kind == "prepare":
         current = boundaries.import_default(store, settings)
         return "prepare:" + boundaries.display_key(
@@ -241,21 +239,36 @@ def run(store: Store, settings: dict[str, Any], uid: str) -> None:
     LOGGER.info("job %s (%s) done: %s", uid, job["kind"], message)
 
 
+def _pack_source(
+    store: Store, settings: dict[str, Any], params: dict[str, Any]
+) -> tuple[registry.Source, printmap.ExportOptions, dt.date | None]:
+    """Return what a pack job draws (as the web and the command line read it), its options and
+    its as-of day."""
+    output = registry.get("pack")
+    options = output.parse({k: v for k, v in params.items() if k != "as_of"}, "pdf")
+    as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
+    display = boundaries.active_display(store, settings)
+    reader = ReadModel(store, settings["DIVISION"])
+    view = reader.view(list(display.units["code"]), as_of, programme=options.programme)
+
+    def own_units():
+        current = store.boundary_set(settings["DIVISION"])
+        return boundaries.stored_set(store, current).units
+
+    label = registry.source_label(settings)
+    source = registry.Source(view, display.units, display.key, own_units, label, reader)
+    return source, options, as_of
+
+
 def _run_pack(store: Store, settings: dict[str, Any], params: dict[str, Any], progress):
     progress(0.0, "pack: reading the records")
-    display = boundaries.active_display(store, settings)
-    as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
-    options = printmap.parse_options({k: v for k, v in params.items() if k != "as_of"}, "pdf")
-    view = ReadModel(store, settings["DIVISION"]).view(list(display.units["code"]), as_of)
-    data = printmap.MapData(
-        display.units, view, key=display.key, source=printmap.source_label(settings)
-    )
+    source, options, _as_of = _pack_source(store, settings, params)
 
     def pages(done: int, total: int) -> None:
         progress(done / total, f"pack: page {done} of {total}")
 
-    body = printmap.render_pack(data, options, progress=pages)
-    name = printmap.file_name("pack", options, view.figures_date)
+    body = registry.render_pack(source, options, progress=pages)
+    name = registry.get("pack").file_name(source, options)
     return body, name, printmap.MIME_TYPES["pdf"], f"{name}: {len(body)} bytes"
 
 

@@ -12,10 +12,16 @@ import sqlalchemy as sa
 import time_machine
 
 from geo_app import accounts, config
+from geo_app.core import programme as programmes
 from geo_app.geodata import boundaries
 from geo_app.io import importer
 from geo_app.store import Store
 
+#: The default programme, and its statuses as the tests name them.
+HOTSPOT = programmes.get("hotspot")
+STATUSES = HOTSPOT.statuses
+BY_CODE = HOTSPOT.by_code
+RECORD_STATUSES = HOTSPOT.record_statuses
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 THANH_HOA = SHARED / "boundaries" / "thanh-hoa-2025"

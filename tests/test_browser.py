@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import shapely
-from conftest import PASSWORD, add_users, login
+from conftest import BY_CODE, PASSWORD, STATUSES, add_users, login
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from geo_app import clock, config, create_app
-from geo_app.core.records import BY_CODE, STATUSES, Record
+from geo_app.core.records import Record
 from geo_app.io import importer
 from geo_app.store import Change, Store
 from geo_app.webmap import maps

@@ -20,12 +20,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
-from conftest import SAMPLE_EVENTS, add_users, client_as
+from conftest import SAMPLE_EVENTS, STATUSES, add_users, client_as
 
 from geo_app import clock, create_app
 from geo_app.cache import LRUCache
 from geo_app.cli import main as cli_main
-from geo_app.core.records import STATUSES, Record
+from geo_app.core.records import Record
 from geo_app.store import Change, Store
 from geo_app.web import pages
 from geo_app.web.common import Payload
@@ -190,7 +190,7 @@ def test_page_is_cached_per_revision_and_a_change_shows_on_the_next_load(client,
     assert cache.misses == misses  # served from memory
     assert again.headers["ETag"] == first.headers["ETag"]
     assert client.get("/", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
-    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert first.headers["Cache-Control"] == "private, no-store"
     change_status(app, "14845", "transformed")  # hotspot → transformed
     after = client.get("/")
     assert after.headers["ETag"] != first.headers["ETag"]

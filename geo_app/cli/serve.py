@@ -36,6 +36,10 @@ from geo_app.geodata import boundaries
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, workers: int, dev: bool, job_workers: int) -> None:
     """Serve the map and API on the configured data under gunicorn (production WSGI server)."""
+    try:  # the database must answer before any worker starts
+        ctx.store.schema_revision()
+    except GeoAppError as exc:
+        fail(exc, False)
     ticker = Ticker()
     try:  # requests never prepare geometry: do it now, with progress, if it is not cached
         display = boundaries.prepare_from_settings(ctx.settings, progress=ticker, store=ctx.store)

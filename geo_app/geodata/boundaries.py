@@ -22,6 +22,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo_app import config
 from geo_app.core.names import canonical_kind, nfc, split_kind
 from geo_app.errors import BoundaryError, NotPrepared, StoreUnavailable
 
@@ -143,7 +144,8 @@ def install_copy(path: str | Path, dest: str | Path) -> Path:
     dest = Path(dest)
     tmp = dest.with_name(dest.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    config.make_dir(tmp.parent)
+    tmp.mkdir()
     for f in files:
         shutil.copy2(f, tmp / f.name)
     old = dest.with_name(dest.name + ".old")
@@ -283,7 +285,30 @@ def read(
         units = units.to_crs(WGS84)
     else:
         units = units.set_crs(WGS84, allow_override=True)
+    errors.extend(_impossible_coordinates(units))
     return BoundarySet(path, _crs_text(source_crs), units, repaired, warnings, errors)
+
+
+def _impossible_coordinates(units: gpd.GeoDataFrame) -> list[str]:
+    """Return an error per unit whose coordinates, in EPSG:4326, are not valid degrees
+    (longitude −180…180, latitude −90…90, finite): a wrong or missing coordinate system, or
+    damaged coordinates."""
+    bounds = units.geometry.bounds.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~(
+            np.isfinite(bounds).all(axis=1)
+            & (bounds[:, 0] >= -180)
+            & (bounds[:, 2] <= 180)
+            & (bounds[:, 1] >= -90)
+            & (bounds[:, 3] <= 90)
+        )
+    present = ~(units.geometry.isna() | units.geometry.is_empty).to_numpy()
+    return [
+        f"unit {units['code'].iloc[i]}: coordinates are not valid degrees after reprojection "
+        f"to EPSG:4326 (bounds {', '.join(f'{v:.6g}' for v in bounds[i])}); check the "
+        "coordinate system (.prj) and the coordinates"
+        for i in np.flatnonzero(bad & present)
+    ]
 
 
 def load(path: str | Path, fields: FieldMap | None = None, encoding: str | None = None):
@@ -417,7 +442,7 @@ def _from_payload(payload: dict[str, Any], key: str) -> Display:
 
 
 def _write_cache(cache_dir: Path, key: str, payload: dict[str, Any]) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    config.make_dir(cache_dir)
     cached = _cache_file(cache_dir, key)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(payload), encoding="utf-8")
@@ -881,3 +906,16 @@ def neighbours(units: gpd.GeoDataFrame, code: str, within_m: float = 100.0) -> l
     near = shapely.dwithin(geoms, geoms[hit[0]], within_m)
     near[hit[0]] = False
     return sorted(str(c) for c in units["code"].to_numpy()[near])
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions of the geometry libraries boundary sets go through: GDAL (read by
+    fiona), PROJ (pyproj) and GEOS (shapely)."""
+    import fiona
+    import pyproj
+
+    return {
+        "GDAL": f"{fiona.__gdal_version__} (fiona {fiona.__version__})",
+        "PROJ": f"{pyproj.proj_version_str} (pyproj {pyproj.__version__})",
+        "GEOS": f"{shapely.geos_version_string} (shapely {shapely.__version__})",
+    }

@@ -1,13 +1,13 @@
 """Boundary sets in the store (geometry as WKB), what is prepared from them, background jobs.
 
-Revision ID: 0005
+Revision ID: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
