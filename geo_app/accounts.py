@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from argon2 import PasswordHasher
@@ -19,7 +20,19 @@ ROLES: dict[str, frozenset[str]] = {
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
 
-_hasher = PasswordHasher()
+#: argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane), about 17 ms
+#: a verify on the 2-core machines here (the library's default, 64 MiB, t=3, p=4, took 136 to
+#: 170 ms and stalled a shift's logins). Hashes made with other parameters are upgraded at the
+#: next successful login (`needs_rehash`). Measured: docs/PERFORMANCE.md, "Logins".
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
+
+_hasher = PasswordHasher(
+    time_cost=ARGON2_TIME_COST,
+    memory_cost=ARGON2_MEMORY_KIB,
+    parallelism=ARGON2_PARALLELISM,
+)
 #: A hash checked when the user does not exist, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
 
@@ -51,16 +64,64 @@ def check_username(name: str) -> str:
     return name
 
 
-def hash_password(password: str) -> str:
-    """Return an argon2id hash of `password`.
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """Return the 30,000 most common passwords, lower-case.
+
+    The list is zxcvbn's (PyPI ``zxcvbn``, MIT; its ``passwords`` frequency list, drawn from
+    Mark Burnett's 10 million password corpus as published by Xato). It is read once per
+    process, at the first password set.
+    """
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
+
+
+def check_password(password: str, username: str = "") -> str:
+    """Return `password` if the password rule takes it.
+
+    The rule: at least `MIN_PASSWORD` characters, not the user's name (case ignored), and not
+    one of the common passwords (`common_passwords`, case ignored).
 
     Raises
     ------
     BadRequest
-        When the password is shorter than `MIN_PASSWORD` characters.
+        Saying which part of the rule the password breaks.
     """
-    if len(password or "") < MIN_PASSWORD:
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
         raise BadRequest(f"the password must have at least {MIN_PASSWORD} characters")
+    folded = password.strip().lower()
+    if username and folded == username.strip().lower():
+        raise BadRequest("the password must not be the user name")
+    if folded in common_passwords():
+        raise BadRequest(
+            "this password is among the most common ones, which are tried first; choose another"
+        )
+    return password
+
+
+def hash_password(password: str, username: str = "") -> str:
+    """Return an argon2id hash of `password`, once the password rule takes it.
+
+    Raises
+    ------
+    BadRequest
+        When the password breaks the rule (`check_password`).
+    """
+    return _hasher.hash(check_password(password, username))
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Tell whether a stored hash was made with other parameters than today's (or is unreadable)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+def rehash(password: str) -> str:
+    """Return a hash of `password` with today's parameters (no length rule: it was accepted)."""
     return _hasher.hash(password)
 
 

@@ -22,7 +22,7 @@ class Setting:
     env: str
     default: Any
     doc: str
-    cast: type = str
+    cast: Any = str
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -52,6 +52,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Asia/Ho_Chi_Minh",
         "IANA time zone of every date the app shows, stores, filters on or prints (one clock: "
         "geo_app/clock.py); the server's own time zone changes nothing.",
+    ),
+    Setting(
+        "PROGRAMMES_DIR",
+        "GEO_APP_PROGRAMMES_DIR",
+        "",
+        "A folder of programme definitions (*.toml) besides the app's own (hotspot, drugs); "
+        "empty = only the app's own.",
     ),
     Setting("FIELD_CODE", "GEO_APP_FIELD_CODE", "code", "Attribute holding the unit code."),
     Setting("FIELD_NAME", "GEO_APP_FIELD_NAME", "name", "Attribute holding the unit name."),
@@ -127,8 +134,44 @@ SETTINGS: tuple[Setting, ...] = (
         "GEO_APP_PROXIES",
         0,
         "Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host "
-        "headers are trusted (1 behind nginx; 0 when users reach the app directly).",
+        "headers are trusted (1 behind nginx; 0 when users reach the app directly). The client's "
+        "address is the right-most X-Forwarded-For entry that no trusted proxy added.",
         int,
+    ),
+    Setting(
+        "REDIS_URL",
+        "GEO_APP_REDIS_URL",
+        "",
+        "Redis URL of the job queue shared by several app servers (e.g. redis://127.0.0.1:6379/0); "
+        "empty = a SQLite queue in GEO_APP_JOBS_DB (one machine).",
+    ),
+    Setting(
+        "REDIS_PREFIX",
+        "GEO_APP_REDIS_PREFIX",
+        "geo-app",
+        "Name of the job queue: the prefix of its Redis keys (one per deployment sharing a Redis).",
+    ),
+    Setting(
+        "JOBS_DB",
+        "GEO_APP_JOBS_DB",
+        str(INSTANCE_DIR / "jobs.sqlite3"),
+        "SQLite file of the job queue when GEO_APP_REDIS_URL is empty.",
+    ),
+    Setting(
+        "JOBS_IMMEDIATE",
+        "GEO_APP_JOBS_IMMEDIATE",
+        False,
+        "Run background jobs inside the request that starts them, with no worker (tests, "
+        "debugging): 1 or 0.",
+        lambda v: str(v).strip().lower() in ("1", "true", "yes", "on"),
+    ),
+    Setting(
+        "SESSION_IDLE_HOURS",
+        "GEO_APP_SESSION_IDLE_HOURS",
+        8.0,
+        "A login session unused for this many hours ends (the user logs in again); sessions also "
+        "end at logout, when the password changes and when an administrator ends them.",
+        float,
     ),
     Setting(
         "SECRET_KEY",
@@ -162,7 +205,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 def _instance_secret() -> str:
     """Return the key kept in instance/secret_key, making it (once, race-free) if absent."""
     path = INSTANCE_DIR / "secret_key"
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    make_dir(INSTANCE_DIR)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -176,6 +219,16 @@ def _instance_secret() -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key)
     return key
+
+
+def make_dir(path: str | Path) -> Path:
+    """Make the folder `path` and its missing parents; instance/ itself, when it is among
+    them, is made private to the app's user (0700): it holds the database and the secret key."""
+    path = Path(path)
+    if path == INSTANCE_DIR or INSTANCE_DIR in path.parents:
+        INSTANCE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def describe() -> str:

@@ -37,9 +37,11 @@ class NotPrepared(GeoAppError):
 
 
 class ImportFailed(GeoAppError):
-    """A status file has problems; nothing was written. `details` lists them."""
+    """A status file has problems; nothing was written. `details` lists the first of them,
+    `total` counts them all."""
 
     status = 422
+    total: int = 0
 
 
 class NotFound(GeoAppError):
@@ -51,4 +53,8 @@ class BadRequest(GeoAppError):
 
 
 class StoreUnavailable(GeoAppError):
+    """The database cannot be reached; `reason` says which and why (for the command line and
+    the log, not for web users)."""
+
     status = 503
+    reason: str = ""

@@ -25,7 +25,9 @@ def format_date(value: dt.date | None, lang: str = "vi") -> str:
     """Return dd/mm/yyyy in Vietnamese, ISO in English; "" for no date."""
     if value is None:
         return ""
-    return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
+    if lang == "vi":  # not strftime: it writes the year 1 as "1"
+        return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+    return value.isoformat()
 
 
 def format_timestamp(value: dt.datetime | None, lang: str = "vi") -> str:

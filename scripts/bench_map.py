@@ -139,7 +139,7 @@ def explore_baseline(app, repeat: int = 3) -> dict[str, Any]:
     """
     svc = app.extensions["geo_app"]
     display = svc.display()
-    joined = join_units(display.units, svc.records())
+    joined = join_units(display.units, svc.store.records(svc.division))
 
     def explore() -> str:  # what a naive view would return: the same palette, defaults otherwise
         m = joined.explore(
@@ -172,7 +172,10 @@ def measure(app, repeat: int) -> dict[str, Any]:
     page = client.get("/", headers=GZIP)
     out["cold_page"] = time.perf_counter() - t0  # geometry encoded + page rendered
     assert page.status_code == 200, page.status_code
-    data_url = svc.display().key and f"/map/units-{svc.display().key}.geojson"
+    # what the map loads: TopoJSON (each border once, quantised); the GeoJSON it replaced is
+    # measured beside it
+    data_url = svc.display().key and f"/map/units-{svc.display().key}.topojson"
+    geojson_url = f"/map/units-{svc.display().key}.geojson"
     t0 = time.perf_counter()
     data = client.get(data_url, headers=GZIP)
     out["cold_data"] = time.perf_counter() - t0
@@ -184,6 +187,7 @@ def measure(app, repeat: int) -> dict[str, Any]:
     out["page_gzip"] = len(page.data) + len(script.data)  # the HTML and the map's script
     out["data_gzip"] = len(data.data)
     out["data_raw"] = len(client.get(data_url).data)
+    out["geojson_gzip"] = len(client.get(geojson_url, headers=GZIP).data)
     out["first_load"] = out["page_gzip"] + out["data_gzip"]
     out["warm_page"] = _median_time(lambda: client.get("/", headers=GZIP), repeat)
     etag = page.headers["ETag"]
@@ -308,6 +312,10 @@ def run(label: str, boundary_path: str | None, args, chromium: str | None) -> di
         f"(HTML and map script {_kb(res['page_gzip'])} + map data {_kb(res['data_gzip'])}; "
         f"map data raw {_kb(res['data_raw'])}); .explore()'s HTML gzip is "
         f"{base['gzip'] / res['first_load']:.1f}× larger"
+    )
+    print(
+        f"  map data as GeoJSON (before TopoJSON) {_kb(res['geojson_gzip'])} gzip: TopoJSON is "
+        f"{res['geojson_gzip'] / res['data_gzip']:.1f}× smaller"
     )
     print(f"map data revalidation (304)            {_ms(res['warm_data_304'])}")
     print(f"GET /api/communes/<code> warm          {_ms(res['details_warm'])}")

@@ -14,6 +14,9 @@
   var geo = { map: null, layer: null, byCode: {}, selected: null, request: 0, data: null };
   var me = null;
   var asOf = config.as_of ? "&as_of=" + encodeURIComponent(config.as_of) : "";
+  // every API call names the programme the page shows (the default one needs no parameter)
+  var prog = config.programme && config.programme !== "hotspot"
+    ? "&programme=" + encodeURIComponent(config.programme) : "";
 
   function $(id) { return document.getElementById(id); }
   function field(name) { return document.querySelector('#panel [data-field="' + name + '"]'); }
@@ -113,6 +116,23 @@
     node.classList.toggle("empty", !text);
   }
 
+  /* the record's fields, as the programme's definition lists them */
+  function showFields(rec) {
+    config.fields.forEach(function (f) {
+      if (f.type === "list") {
+        var list = field(f.name);
+        list.textContent = "";
+        var items = rec[f.name] || [];
+        (items.length ? items : [T.none]).forEach(function (p) { list.appendChild(el("li", null, p)); });
+      } else if (f.type === "date") {
+        setFact(f.name, rec.display[f.name]);
+      } else {
+        var value = rec[f.name];
+        setFact(f.name, value === null || value === undefined ? "" : String(value));
+      }
+    });
+  }
+
   /* -- export links: the province, or the selected unit with its neighbours ---------------- */
   var exportArea = $("export-area");
   function updateExports() {
@@ -159,7 +179,7 @@
     if (options && options.zoom) { zoomTo(lyr); }
 
     var ticket = ++geo.request;
-    fetch(config.api.unit + encodeURIComponent(code) + "?lang=" + config.lang + asOf, {
+    fetch(config.api.unit + encodeURIComponent(code) + "?lang=" + config.lang + prog + asOf, {
       headers: { Accept: "application/json" },
       credentials: "same-origin"
     })
@@ -192,8 +212,9 @@
       var rec = f.record;
       if (rec) {
         var dates = [];
-        if (rec.display.designated_on) { dates.push(T.listed_on + " " + rec.display.designated_on); }
-        if (rec.display.transformed_on) { dates.push(T.transformed_on + " " + rec.display.transformed_on); }
+        config.former_dates.forEach(function (f) {
+          if (rec.display[f.name]) { dates.push(f.label + " " + rec.display[f.name]); }
+        });
         if (dates.length) { item.appendChild(el("div", "meta", dates.join(" · "))); }
       }
       list.appendChild(item);
@@ -207,10 +228,105 @@
     }
   }
 
+  /* the deadline badge ("Quá hạn 45 ngày", "Còn 12 ngày") and the targets' checklist */
+  function showDeadline(data) {
+    var badge = field("deadline");
+    var d = data.deadline || { state: "none" };
+    var text = "";
+    if (d.state === "overdue") { text = T.overdue.replace("{n}", -d.days); }
+    else if (d.state === "due_soon" || d.state === "on_track") {
+      text = T.days_left.replace("{n}", d.days);
+    } else if (d.state === "met_early") { text = T.met_early; }
+    else if (d.state === "met_late") { text = T.met_late; }
+    badge.textContent = text;
+    badge.setAttribute("data-state", d.state);
+    badge.hidden = !text;
+  }
+
+  /* what the programme's criteria say of the unit's indicators, and a disagreement */
+  function showCriteria(data) {
+    var box = field("criteria");
+    var c = data.criteria;
+    box.textContent = "";
+    if (!c || !c.measured) { box.hidden = true; return; }
+    var head = c.suggested ? T.criteria_give.replace("{status}", c.suggested_label) : T.criteria_none;
+    box.appendChild(el("strong", null, head));
+    if (c.met.length) {
+      var list = el("ul", "criteria-met");
+      c.met.forEach(function (m) { list.appendChild(el("li", null, m.clause + ": " + m.text)); });
+      box.appendChild(list);
+    }
+    box.className = "panel-note criteria-note" + (c.disagrees ? " disagrees" : "");
+    if (c.disagrees) {
+      box.insertBefore(el("p", "criteria-flag", T.criteria_disagree
+        .replace("{recorded}", data.status_label).replace("{status}", c.suggested_label)), box.firstChild);
+    }
+    box.hidden = false;
+  }
+
+  function showTargets(data) {
+    var list = field("targets");
+    list.textContent = "";
+    var targets = data.targets || [];
+    field("targets-progress").textContent = targets.length
+      ? "(" + data.targets_met + "/" + data.targets_total + ")" : "";
+    targets.forEach(function (t) {
+      var item = el("li");
+      item.setAttribute("data-state", t.state);
+      item.setAttribute("data-key", t.key);
+      var box = el("input");
+      box.type = "checkbox";
+      box.checked = !!t.met_on;
+      box.disabled = !data.can_edit;
+      box.setAttribute("aria-label", t.title);
+      box.addEventListener("change", function () { tickTarget(data.code, t, box); });
+      item.appendChild(box);
+      var text = el("span");
+      text.appendChild(el("span", "target-title", t.title));
+      var meta = t.met_on ? T.target_met.replace("{date}", isoToDisplay(t.met_on))
+        : t.due_on ? T.target_due.replace("{date}", isoToDisplay(t.due_on)) : "";
+      if (t.note) { meta += (meta ? " · " : "") + t.note; }
+      if (meta) { text.appendChild(el("span", "target-meta", meta)); }
+      item.appendChild(text);
+      list.appendChild(item);
+    });
+    field("targets-section").hidden = !targets.length;
+  }
+
+  function isoToDisplay(iso) {
+    var p = iso.split("-");
+    return config.lang === "vi" ? p[2] + "/" + p[1] + "/" + p[0] : iso;
+  }
+
+  function tickTarget(code, target, box) {
+    if (!me) { box.checked = !box.checked; return; }
+    box.disabled = true;
+    fetch(config.api.unit + encodeURIComponent(code) + "/targets?lang=" + config.lang + prog, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json",
+        "X-CSRFToken": me.csrf_token },
+      credentials: "same-origin",
+      body: JSON.stringify({ key: target.key, met_on: box.checked ? config.today : null })
+    })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) { applyResult(data); refreshFigures(); })
+      .catch(function () {
+        box.checked = !box.checked;
+        box.disabled = false;
+        showEditMessage(T.target_error, "error");
+      });
+  }
+
   function showRecord(data) {
     geo.data = data;
     var note = field("message");
     setStatus(data.status);
+    showDeadline(data);
+    showCriteria(data);
+    showTargets(data);
     showFormer(data);
     var rec = data.record;
     if (!rec) {
@@ -224,16 +340,7 @@
       note.hidden = true;
     }
     if (rec) {
-      setFact("designated_on", rec.display.designated_on);
-      setFact("target_on", rec.display.target_on);
-      setFact("transformed_on", rec.display.transformed_on);
-      setFact("unit", rec.unit);
-      var problems = field("problems");
-      problems.textContent = "";
-      (rec.problems.length ? rec.problems : [T.none]).forEach(function (p) {
-        problems.appendChild(el("li", null, p));
-      });
-      setFact("notes", rec.notes);
+      showFields(rec);
       field("record").hidden = false;
     }
     var list = field("history");
@@ -286,8 +393,6 @@
   /* -- editing a record ------------------------------------------------------------------- */
   var editForm = $("edit-form");
   var editMessage = $("edit-message");
-  var EDIT_DATES = { designated_on: "edit-designated", target_on: "edit-target",
-    transformed_on: "edit-transformed" };
 
   function showEditMessage(text, kind) {
     editMessage.textContent = text || "";
@@ -313,10 +418,11 @@
     $("edit-effective").dataset.last = last;
     $("edit-correction").checked = false;
     $("edit-note").value = "";
-    Object.keys(EDIT_DATES).forEach(function (k) { $(EDIT_DATES[k]).value = rec[k] || ""; });
-    $("edit-unit").value = rec.unit || "";
-    $("edit-problems").value = (rec.problems || []).join("; ");
-    $("edit-notes").value = rec.notes || "";
+    config.fields.forEach(function (f) {
+      var value = rec[f.name];
+      if (f.type === "list") { value = (value || []).join("; "); }
+      $("edit-" + f.name).value = value === null || value === undefined ? "" : value;
+    });
     showEditMessage("");
     editForm.hidden = false;
     $("edit-open").hidden = true;
@@ -324,7 +430,7 @@
   }
 
   function refreshFigures() {
-    return fetch(config.api.summary + "?lang=" + config.lang, {
+    return fetch(config.api.summary + "?lang=" + config.lang + prog, {
       headers: { Accept: "application/json" }, credentials: "same-origin"
     })
       .then(function (response) { return response.ok ? response.json() : null; })
@@ -339,6 +445,10 @@
           var row = document.querySelector('.legend-row[data-status="' + status + '"] .legend-count');
           if (row) { row.textContent = fmt.format(s.counts[status]); }
         });
+        ["overdue", "due_soon", "met_early"].forEach(function (state) {
+          var node = document.querySelector('.deadline-count[data-deadline="' + state + '"] .figure-value');
+          if (node && s[state] !== undefined) { node.textContent = fmt.format(s[state]); }
+        });
         document.dispatchEvent(new CustomEvent("geoapp:changed"));
       });
   }
@@ -347,6 +457,10 @@
     if (geo.layer) {
       if (data.status === "not_listed") { delete geo.layer.geoApp.statuses[data.code]; }
       else { geo.layer.geoApp.statuses[data.code] = data.status; }
+      var state = data.deadline ? data.deadline.state : "none";
+      var marks = geo.layer.geoApp.marks.deadline;
+      if (state === "overdue" || state === "due_soon") { marks[data.code] = state; }
+      else { delete marks[data.code]; }
       restyle();
     }
     if (geo.selected === data.code) { showRecord(data); }
@@ -367,16 +481,16 @@
       effective_on: $("edit-effective").value,
       correction: $("edit-correction").checked,
       note: $("edit-note").value,
-      version: data.record ? data.record.version : null,
-      unit: $("edit-unit").value,
-      problems: $("edit-problems").value,
-      notes: $("edit-notes").value
+      version: data.record ? data.record.version : null
     };
-    Object.keys(EDIT_DATES).forEach(function (k) { body[k] = $(EDIT_DATES[k]).value || null; });
+    config.fields.forEach(function (f) {
+      var value = $("edit-" + f.name).value;
+      body[f.name] = f.type === "date" || f.type === "number" ? value || null : value;
+    });
     var code = data.code;
     $("edit-save").disabled = true;
     showEditMessage(T.saving, "");
-    fetch(config.api.unit + encodeURIComponent(code) + "/status?lang=" + config.lang, {
+    fetch(config.api.unit + encodeURIComponent(code) + "/status?lang=" + config.lang + prog, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json",
         "X-CSRFToken": me.csrf_token },
@@ -613,4 +727,18 @@
   var legend = $("legend");
   if (phone.matches) { legend.open = false; }
   showMessage(T.map_loading, false);
+  /* -- the deadline filter: a click on "overdue" or "due soon" fades the other units ------- */
+  Array.prototype.forEach.call(document.querySelectorAll("button.deadline-count"), function (btn) {
+    btn.setAttribute("aria-pressed", "false");
+    btn.addEventListener("click", function () {
+      if (!geo.layer) { return; }
+      var state = btn.getAttribute("data-deadline");
+      var on = geo.layer.geoApp.deadlineFilter !== state;
+      geo.layer.geoApp.deadlineFilter = on ? state : null;
+      Array.prototype.forEach.call(document.querySelectorAll("button.deadline-count"), function (b) {
+        b.setAttribute("aria-pressed", String(on && b === btn));
+      });
+      restyle();
+    });
+  });
 })();

@@ -86,7 +86,9 @@
   }
 
   function load() {
-    var url = config.api.trend + "?lang=" + config.lang +
+    var prog = config.programme && config.programme !== "hotspot"
+      ? "&programme=" + encodeURIComponent(config.programme) : "";
+    var url = config.api.trend + "?lang=" + config.lang + prog +
       (config.as_of ? "&as_of=" + encodeURIComponent(config.as_of) : "");
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })

@@ -6,12 +6,11 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import TODAY, client_as, csrf_token
+from conftest import RECORD_STATUSES, TODAY, client_as, csrf_token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo_app.core.changes import relapse as transition
-from geo_app.core.records import RECORD_STATUSES
 from geo_app.store.models import HistoryEntry, StatusRecord
 
 

@@ -27,21 +27,53 @@ MATRIX: dict[str, tuple] = {
     "pages.index": ("GET", "/", "read", 200, {}),
     "pages.map_script_file": ("GET", "/map/script-{key}-vi.js", "read", 200, {}),
     "pages.map_data": ("GET", "/map/units-{key}.geojson", "read", 200, {}),
+    "pages.map_topology": ("GET", "/map/units-{key}.topojson", "read", 200, {}),
+    "jobs.job_list": ("GET", "/api/jobs", "read", 200, {}),
+    "jobs.start": (  # a pack: the export permission (run at once: the test app has no worker)
+        "POST",
+        "/api/jobs",
+        "export",
+        200,
+        {"json": {"kind": "pack", "params": {"area": "16522"}}},
+    ),
+    "jobs.job": ("GET", "/api/jobs/" + "0" * 32, "read", 404, {}),  # past the role check
+    "jobs.result": ("GET", "/api/jobs/" + "0" * 32 + "/result", "read", 404, {}),
+    "api.neighbours": ("GET", "/api/communes/16522/neighbours", "read", 200, {}),
     "auth.logout": ("POST", "/logout", "read", 302, {"form": {}}),
     "auth.me": ("GET", "/api/me", "read", 200, {}),
     "api.communes_geojson": ("GET", "/api/communes.geojson", "read", 200, {}),
     "api.commune": ("GET", "/api/communes/16522", "read", 200, {}),
     "api.summary": ("GET", "/api/summary?as_of=2024-06-30", "read", 200, {}),
     "api.trend": ("GET", "/api/trend", "read", 200, {}),
+    "api.programmes_list": ("GET", "/api/programmes", "read", 200, {}),
     "api.search": ("GET", "/api/search?q=quang", "read", 200, {}),
     "api.edit_status": ("POST", "/api/communes/14845/status", "edit_assigned", 200, {"edit": 1}),
+    "api.set_target": (
+        "POST",
+        "/api/communes/14845/targets",
+        "edit_assigned",
+        200,
+        {"target": 1},
+    ),
+    "lists.list_page": ("GET", "/list", "read", 200, {}),
+    "lists.communes": ("GET", "/api/communes?status=hotspot", "read", 200, {}),
+    "lists.list_file": ("GET", "/list.csv", "export", 200, {}),
+    "lists.changes": ("GET", "/api/changes?from=2026-01-01", "read", 200, {}),
     "api.import_status": ("POST", "/api/status/import", "import", 200, {"upload": 1}),
+    "api.repair_history": (
+        "POST",
+        "/api/communes/16522/history/{entry}",
+        "admin",
+        200,
+        {"repair": 1},
+    ),
     "exports.map_file": ("GET", "/export/map.png?dpi=50", "export", 200, {}),
     "exports.pack_file": ("GET", "/export/pack.pdf?area=16522", "export", 200, {}),
     "downloads.communes": ("GET", "/download/communes.gpkg", "export", 200, {}),
     "admin.index": ("GET", "/admin", "admin", 200, {}),
     "admin.add_user": ("POST", "/admin/users", "admin", 303, {"form": {"role": "staff"}}),
     "admin.update_user": ("POST", "/admin/users/chief", "admin", 303, {"form": {"role": "staff"}}),
+    "admin.end_sessions": ("POST", "/admin/users/chief/sessions", "admin", 303, {"form": {}}),
     "admin.assign": (
         "POST",
         "/admin/users/officer/assignments",
@@ -96,7 +128,8 @@ def test_the_matrix_covers_every_route_of_the_app(app):
 def _request(client, app, role: str, endpoint: str, n: int):
     method, url, _perm, _ok, extra = MATRIX[endpoint]
     endpoint = endpoint.split(" ")[0]
-    url = url.format(key=app.extensions["geo_app"].display().key)
+    entry = app.extensions["geo_app"].store.history("2025", "16522")[0]["id"]
+    url = url.format(key=app.extensions["geo_app"].display().key, entry=entry)
     if method == "GET":
         return client.get(url)
     if role == "anonymous":
@@ -116,6 +149,15 @@ def _request(client, app, role: str, endpoint: str, n: int):
             "version": unit["record"]["version"],
         }
         return client.post(url, json=body, headers=headers)
+    if "json" in extra:
+        return client.post(url, json=extra["json"], headers=headers)
+    if "repair" in extra:
+        return client.post(url, json={"note": f"matrix {role}"}, headers=headers)
+    if "target" in extra:  # tick the unit's first target, or untick it
+        unit = client_as(app, "admin").get("/api/communes/14845").get_json()
+        first = unit["targets"][0]
+        met = None if first["met_on"] else TODAY
+        return client.post(url, json={"key": first["key"], "met_on": met}, headers=headers)
     if "login" in extra:
         name = USER_OF.get(role, "admin")
         return client.post(url, data={"username": name, "password": PASSWORD, "csrf_token": token})
@@ -293,14 +335,13 @@ def test_the_login_limit_per_account_tells_nothing_more(app):
     assert login(app.test_client(), "admin").status_code == 302  # other accounts still can
 
 
-def test_the_login_limit_per_address(app):
+def test_failures_for_other_accounts_never_block_an_address(app):
+    """Everyone behind one proxy or NAT shares an address: 20 failures for other accounts
+    from it (or a colleague's bad typing) lock nobody else out."""
     for i in range(20):
         r = login(app.test_client(), f"user{i}", "not the password")
         assert r.status_code == 401
     r = login(app.test_client(), "admin", PASSWORD, query_string={"lang": "en"})
-    assert r.status_code == 429 and _message(r) == GENERIC
-    other = app.test_client()
-    r = login(other, "admin", environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert r.status_code == 302
 
 

@@ -25,14 +25,21 @@ def test_backup_then_restore_gives_back_every_table(store, units):
     saved = everything(store)
     assert len(saved["tables"]["status_records"]) == 62
     assert len(saved["tables"]["status_history"]) == SAMPLE_EVENTS + 1
+    assert store.revision() == SAMPLE_EVENTS + 1
     run_import(store, b"code,status\n16417,hotspot\n15187,hotspot\n", "later.csv", units)
     assert everything(store) != saved
+    discarded = store.revision()
+    assert discarded == SAMPLE_EVENTS + 3
     counts = store.restore(json.loads(json.dumps(saved)))
     assert counts["status_records"] == 62
     assert everything(store) == saved
-    # ids keep counting after a restore
+    # the revision moves forward, past every revision served before: never reused
+    assert store.revision() == discarded + 1
+    # ids keep counting after a restore, and so does the revision
     run_import(store, b"code,status\n16417,hotspot\n", "after.csv", units)
-    assert store.revision() == SAMPLE_EVENTS + 2
+    assert store.history_count() == SAMPLE_EVENTS + 2
+    assert max(h["id"] for h in store.history("2025", "16417")) == SAMPLE_EVENTS + 2
+    assert store.revision() == discarded + 2
 
 
 def test_a_bad_backup_changes_nothing(store, units):

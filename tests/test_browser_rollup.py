@@ -5,6 +5,7 @@ former units (the same live server, browser and checks as `test_browser`, on its
 from __future__ import annotations
 
 import pytest
+from conftest import BY_CODE
 from test_browser import (  # noqa: F401  (fixtures used by name)
     CHROMIUM,
     assert_same_origin,
@@ -19,8 +20,6 @@ from test_browser import (  # noqa: F401  (fixtures used by name)
     unit_under,
 )
 from test_rollup_web import import_2024, load_crosswalk
-
-from geo_app.core.records import BY_CODE
 
 pytestmark = [
     pytest.mark.browser,

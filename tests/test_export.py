@@ -23,12 +23,14 @@ import numpy as np
 import pytest
 import shapely
 import time_machine
+from conftest import BY_CODE, HOTSPOT, STATUSES
 from matplotlib.testing.compare import compare_images
 from PIL import Image
 from pypdf import PdfReader
 
 from geo_app import config
-from geo_app.core.records import BY_CODE, NOT_LISTED, STATUSES, Standing
+from geo_app.core.programme import NOT_LISTED
+from geo_app.core.records import Standing
 from geo_app.errors import BadRequest
 from geo_app.io import importer
 from geo_app.outputs import printmap
@@ -291,7 +293,7 @@ def test_the_same_data_gives_the_same_bytes(data):
 
 def test_english_labels_and_title(data, tmp_path):
     text = pdftotext(printmap.render_map(data, opts("pdf", lang="en")), tmp_path)
-    assert printmap.DEFAULT_TITLE["en"] in text
+    assert HOTSPOT.text("print_title", "en") in text
     assert "FOR INTERNAL CIRCULATION" in text
     for st in STATUSES:
         assert st.label_en in text
@@ -439,5 +441,5 @@ def test_options_are_forgiving_about_case_and_blanks():
     )
     assert (options.paper, options.orientation, options.lang) == ("A3", "portrait", "en")
     assert options.fmt == "png" and options.dpi == 300
-    assert options.title_text == printmap.DEFAULT_TITLE["en"]
+    assert options.title_text == HOTSPOT.text("print_title", "en")
     assert printmap.split_codes(["16522, 16417", "16522 15187"]) == ("16522", "16417", "15187")

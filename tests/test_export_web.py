@@ -46,7 +46,11 @@ def test_pack_pdf(client):
     assert r.status_code == 200
     assert r.mimetype == "application/pdf"
     assert 'filename="ho-so-dia-ban_16522-16417_' in r.headers["Content-Disposition"]
-    assert len(PdfReader(io.BytesIO(r.data)).pages) == 3
+    pages = PdfReader(io.BytesIO(r.data)).pages
+    # The province, its tables (the list, the figures per unit), then one page per unit asked.
+    assert len(pages) > 3
+    assert "Phường Quảng Phú" in pages[-2].extract_text()
+    assert pages[-1].extract_text().startswith("Đông Quang")
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,7 @@ def test_exports_are_cached_until_the_data_changes(app, client):
     assert again.status_code == 304
     store = app.extensions["geo_app"].store
     stored = store.record("2025", "16522")
-    changed = stored.record.__class__(**{**stored.record.__dict__, "status": "relapsed"})
+    changed = stored.record.replace(status="relapsed")
     store.apply(
         [Change(changed, stored.record, dt.date(2025, 6, 1), expected_version=stored.version)],
         actor="test",
@@ -124,8 +128,25 @@ def test_cli_export_pack(cli_env, tmp_path):
         main, ["export", "pack", "--out", str(out), "--area", "16522,15187"]
     )
     assert result.exit_code == 0, result.output
-    assert "3 pages" in result.output
-    assert len(PdfReader(out).pages) == 3
+    pages = PdfReader(out).pages
+    assert f"{len(pages)} pages" in result.output
+    assert len(pages) > 3  # the province and its tables come before the two units' pages
+    assert "Phường Quảng Phú" in pages[-2].extract_text()
+
+
+def test_cli_export_pack_since_adds_the_changes_page(cli_env, tmp_path):
+    out = tmp_path / "pack.pdf"
+    args = ["export", "pack", "--out", str(out), "--area", "16522"]
+    plain = CliRunner().invoke(main, args)
+    assert plain.exit_code == 0, plain.output
+    plain_pages = len(PdfReader(out).pages)
+    since = CliRunner().invoke(main, [*args, "--since", "2023-01-01"])
+    assert since.exit_code == 0, since.output
+    pages = PdfReader(out).pages
+    assert len(pages) > plain_pages
+    assert any("NHỮNG THAY ĐỔI TRONG KỲ" in p.extract_text() for p in pages)
+    future = CliRunner().invoke(main, [*args, "--since", "2030-01-01"])
+    assert future.exit_code == 1 and "in the future" in future.output
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,10 @@
 import datetime as dt
 
 import pytest
+from conftest import RECORD_STATUSES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo_app.core import records
 from geo_app.core.changes import relapse as transition
 from geo_app.core.records import Event, state_as_of, trend
 from geo_app.errors import ImportFailed
@@ -103,7 +103,7 @@ def test_every_import_change_has_exactly_one_audit_entry(store, units):
 
 codes = st.sampled_from(["16522", "16417", "16438", "15187"])
 days = st.dates(dt.date(2023, 1, 1), dt.date(2026, 12, 31))
-changes = st.lists(st.tuples(codes, st.sampled_from(records.RECORD_STATUSES), days), max_size=30)
+changes = st.lists(st.tuples(codes, st.sampled_from(RECORD_STATUSES), days), max_size=30)
 
 
 def replay_by_hand(seq, day):
@@ -126,7 +126,7 @@ def test_state_as_of_equals_the_state_built_by_hand(seq, probe):
         day = dt.date.fromisoformat(point["date"])
         expected = replay_by_hand(seq, day)
         assert sum(point["counts"].values()) == len(expected)
-        for s in records.RECORD_STATUSES:
+        for s in RECORD_STATUSES:
             assert point["counts"][s] == sum(1 for v in expected.values() if v == s)
 
 

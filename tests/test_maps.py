@@ -1,4 +1,4 @@
-"""The map service (geo_app.maps), tested by content and without Flask."""
+"""The map service (geo_app.webmap.maps), tested by content and without Flask."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from types import SimpleNamespace
 
 import folium
 import pytest
+from conftest import STATUSES
 
-from geo_app.core.records import NOT_LISTED, STATUSES, Record, Standing
+from geo_app.core.programme import NOT_LISTED
+from geo_app.core.records import Record, Standing
 from geo_app.errors import GeoAppError
+from geo_app.readmodel import View
 from geo_app.webmap import maps
 
 ASSETS = maps.Assets("/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css", "/vendor/jq.js")
@@ -76,10 +79,18 @@ def test_unit_lookup(geometry):
     assert geometry.unit("99999") is None
 
 
-# -- statuses and figures -------------------------------------------------------------------
+# -- statuses and figures (the read model's view of the units of the set) --------------------
+def current_statuses(geometry, standing: Standing) -> dict[str, str]:
+    return View("2025", 0, None, geometry.codes, standing).listed
+
+
+def figures(geometry, standing: Standing) -> dict:
+    return View("2025", 0, None, geometry.codes, standing).figures
+
+
 def test_current_statuses_ignore_codes_outside_the_set(geometry):
     records = {"16522": stored("16522", "transformed"), "00001": stored("00001", "hotspot")}
-    assert maps.current_statuses(geometry, Standing(records)) == {"16522": "transformed"}
+    assert current_statuses(geometry, Standing(records)) == {"16522": "transformed"}
 
 
 def test_figures_count_listed_units_and_flag_sample_data(geometry):
@@ -89,7 +100,7 @@ def test_figures_count_listed_units_and_flag_sample_data(geometry):
         "14845": stored("14845", "hotspot"),
         "15187": stored("15187", "relapsed", sample=True),
     }
-    figs = maps.figures(geometry, Standing(records))
+    figs = figures(geometry, Standing(records))
     assert figs["units"] == 166
     assert figs["listed"] == 4
     assert figs["counts"] == {
@@ -102,9 +113,9 @@ def test_figures_count_listed_units_and_flag_sample_data(geometry):
     assert figs["transformed_pct"] == 50.0
     assert figs["sample"] is True
     assert figs["updated_on"] == "2025-07-03"
-    real = maps.figures(geometry, Standing({"16522": stored("16522", "hotspot")}))
+    real = figures(geometry, Standing({"16522": stored("16522", "hotspot")}))
     assert real["sample"] is False
-    assert maps.figures(geometry, Standing({}))["updated_on"] is None
+    assert figures(geometry, Standing({}))["updated_on"] is None
 
 
 def test_figures_count_the_roll_up_of_former_units(geometry):
@@ -122,14 +133,12 @@ def test_figures_count_the_roll_up_of_former_units(geometry):
         {"old_division": "2024", "old_code": "99999", "new_code": "00000", "split": False},
     ]
     standing = Standing(own, former, pairs)
-    assert maps.current_statuses(geometry, standing) == {"16417": "hotspot", "16522": "relapsed"}
-    figs = maps.figures(geometry, standing)
+    assert current_statuses(geometry, standing) == {"16417": "hotspot", "16522": "relapsed"}
+    figs = figures(geometry, standing)
     assert figs["listed"] == 2
     assert figs["counts"]["relapsed"] == 1 and figs["counts"]["hotspot"] == 1
     assert figs["sample"] is True and figs["updated_on"] == "2025-07-09"
-    figs = maps.figures(
-        geometry, Standing(own, {("2024", "99999"): former[("2024", "99999")]}, pairs)
-    )
+    figs = figures(geometry, Standing(own, {("2024", "99999"): former[("2024", "99999")]}, pairs))
     assert figs["listed"] == 1 and figs["sample"] is False
 
 

@@ -6,6 +6,7 @@ gives clear 503s, the app recovers by itself, and no record is lost or doubled.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -157,6 +158,64 @@ def test_a_change_through_one_worker_shows_on_every_worker(served, tmp_path):
         re.search(r'data-figure="hotspot".*?figure-value">(\d+)<', p, re.S).group(1) for p in pages
     }
     assert values == {"27"}
+
+
+def _figures(base: str, session: requests.Session, n: int = 12) -> set[tuple[int, int]]:
+    """Return the (hotspot, transformed) counts the workers give over `n` new connections."""
+    out = set()
+    for _ in range(n):
+        counts = _get(base + "/api/summary", session).json()["counts"]
+        out.add((counts["hotspot"], counts["transformed"]))
+    return out
+
+
+def test_a_restore_under_a_running_server_shows_on_the_next_request(served, tmp_path, units):
+    """`db restore` moves the data revision forward: no worker serves the discarded timeline,
+    even when the backup's own revision number is the one the workers have cached."""
+    base, store, env = served
+    session = login(base)
+    in_progress = sorted(
+        c for c, r in store.records("2025").items() if r.record.status == "in_progress"
+    )
+    # the served timeline: three units turn hotspot (the revision goes from 100 to 103)
+    change = tmp_path / "change.csv"
+    change.write_text("code,status\n" + "".join(f"{c},hotspot\n" for c in in_progress[:3]))
+    r = subprocess.run([GEO_APP, "status", "import", str(change)], env=env, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    served_now = _figures(base, session)
+    assert served_now == {(27, 12)}
+    for _ in range(6):  # every worker caches its page and figures at this revision
+        _get(base + "/", session)
+    # the backup: another copy of the data (yesterday's, another machine's) at revision 103 too
+    other = Store(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    other.upgrade()
+    sample = config.SAMPLE_STATUS_FILE
+    importer.run_import(other, sample.read_bytes(), sample.name, units)
+    other.add_user("admin", accounts.hash_password(PASSWORD), "admin", "test", "test")
+    done = "code,status\n" + "".join(f"{c},transformed\n" for c in in_progress[:3])
+    importer.run_import(other, done.encode(), "done.csv", units)
+    assert other.revision() == store.revision()
+    backup = tmp_path / "backup.json"
+    backup.write_text(json.dumps(other.backup()), encoding="utf-8")
+    other.dispose()
+    r = subprocess.run(
+        [GEO_APP, "db", "restore", str(backup), "--yes"], env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    # the next request, on whichever worker, shows the restored data
+    assert _figures(base, session) == {(24, 15)}
+    pages = [_get(base + "/", session).text for _ in range(9)]
+    values = {
+        re.search(r'data-figure="transformed".*?figure-value">(\d+)<', p, re.S).group(1)
+        for p in pages
+    }
+    assert values == {"15"}
+    # and it goes on from there: a change after the restore shows at once too
+    again = tmp_path / "again.csv"
+    again.write_text(f"code,status\n{in_progress[3]},hotspot\n")
+    r = subprocess.run([GEO_APP, "status", "import", str(again)], env=env, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert _figures(base, session) == {(25, 15)}
 
 
 NEEDS_POSTGRES_BINARIES = pytest.mark.skipif(

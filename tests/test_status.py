@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from conftest import BY_CODE, HOTSPOT, STATUSES
 
 from geo_app import i18n
 from geo_app.core import records
@@ -20,13 +21,13 @@ from geo_app.core import records
     ],
 )
 def test_status_codes_and_labels_parse(text, code):
-    assert records.parse_status(text) == code
+    assert HOTSPOT.parse_status(text) == code
 
 
 @pytest.mark.parametrize("text", ["", "Không thuộc diện", "not_listed", "Da chuyen hoa", "x"])
 def test_unknown_status_lists_the_accepted_values(text):
     with pytest.raises(ValueError, match="Đã chuyển hóa"):
-        records.parse_status(text)
+        HOTSPOT.parse_status(text)
 
 
 def test_dates():
@@ -44,14 +45,14 @@ def test_dates():
 
 
 def test_palette_is_fixed_distinct_and_hatches_the_grave_statuses():
-    colors = [s.color for s in records.STATUSES]
+    colors = [s.color for s in STATUSES]
     assert len(set(colors)) == len(colors) == 5
-    assert {s.code for s in records.STATUSES if s.hatch} == {"hotspot", "relapsed"}
-    assert records.BY_CODE["not_listed"].label_vi == "Không thuộc diện"
+    assert {s.code for s in STATUSES if s.hatch} == {"hotspot", "relapsed"}
+    assert BY_CODE["not_listed"].label_vi == "Không thuộc diện"
 
 
 def test_summary_counts_and_percentage():
-    fig = records.summary(["transformed", "hotspot", "hotspot", "in_progress"], 166)
+    fig = HOTSPOT.summary(["transformed", "hotspot", "hotspot", "in_progress"], 166)
     assert fig["listed"] == 4
     assert fig["counts"] == {
         "hotspot": 2,
@@ -61,7 +62,7 @@ def test_summary_counts_and_percentage():
         "not_listed": 162,
     }
     assert fig["transformed_pct"] == 25.0
-    assert records.summary([], 10)["transformed_pct"] == 0.0
+    assert HOTSPOT.summary([], 10)["transformed_pct"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -75,4 +76,4 @@ def test_summary_counts_and_percentage():
     ],
 )
 def test_rollup_keeps_the_gravest(statuses, expected):
-    assert records.rollup(statuses) == expected
+    assert HOTSPOT.rollup(statuses) == expected

@@ -69,19 +69,27 @@ def boundaries_check(
 def boundaries_prepare(
     ctx: Context, path: Path | None, code_field, name_field, kind_field, encoding
 ) -> None:
-    """Make the display geometry of a boundary set (default: GEO_APP_BOUNDARIES) and cache it."""
+    """Make the display geometry of a boundary set and keep it in the store (and the cache).
+
+    Without PATH: the current division's set in force (GEO_APP_BOUNDARIES, imported into the
+    store at its first use).
+    """
     s = ctx.settings
     ticker = Ticker()
     try:
-        display = boundaries.prepare(
-            path or s["BOUNDARIES"],
-            s["CACHE_DIR"],
-            _fields(ctx, code_field, name_field, kind_field),
-            encoding or s["ENCODING"] or None,
-            s["GAP_WIDTH_M"],
-            s["SIMPLIFY_M"],
-            ticker,
-        )
+        if path is None and not (code_field or name_field or kind_field or encoding):
+            display = boundaries.active_display(ctx.store, s, ticker, compute=True)
+        else:
+            display = boundaries.prepare(
+                path or s["BOUNDARIES"],
+                s["CACHE_DIR"],
+                _fields(ctx, code_field, name_field, kind_field),
+                encoding or s["ENCODING"] or None,
+                s["GAP_WIDTH_M"],
+                s["SIMPLIFY_M"],
+                ticker,
+                store=ctx.store if ctx.store.schema_revision() else None,
+            )
     except GeoAppError as exc:
         ticker.close()
         fail(exc, False)

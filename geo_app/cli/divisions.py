@@ -11,6 +11,7 @@ from geo_app.cli.boundaries import date_option
 from geo_app.cli.common import Context, fail, pass_ctx
 from geo_app.errors import GeoAppError
 from geo_app.geodata import boundaries
+from geo_app.geodata import divisions as division_service
 
 
 @click.group()
@@ -108,7 +109,6 @@ def divisions_overlay(
     """
     new = new or ctx.settings["DIVISION"]
     try:
-        registered = {d["name"]: d for d in ctx.store.divisions()}
         official = [
             p
             for p in ctx.store.crosswalk_into(new)
@@ -120,28 +120,16 @@ def divisions_overlay(
                 "an official list); deriving it from polygons would replace it: add --replace "
                 "to do so"
             )
-
-        def polygons(name: str):
-            if name == ctx.settings["DIVISION"]:
-                return boundaries.load(
-                    ctx.settings["BOUNDARIES"], boundaries.FieldMap.from_settings(ctx.settings)
-                ).units
-            d = registered.get(name)
-            if not d or not d["boundary_path"]:
-                raise GeoAppError(
-                    f"division {name!r} has no polygons; import its boundary "
-                    "file with `geo-app boundaries import`, or load a crosswalk"
-                )
-            return boundaries.load(d["boundary_path"], boundaries.FieldMap(**d["fields"])).units
-
-        old_units, new_units = polygons(old), polygons(new)
-        covered = boundaries.coverage(new_units, old_units)
-        pairs = boundaries.overlay_crosswalk(old_units, new_units, min_share)
+        pairs, how = division_service.overlay(ctx.store, old, new, ctx.settings, min_share)
         if not pairs:
             raise GeoAppError(
                 f"no unit of {new} covers {min_share:.0%} of any unit of {old}: the two sets do "
                 "not overlap (check their coordinate systems); nothing was saved"
             )
+        covered = boundaries.coverage(
+            division_service.polygons(ctx.store, new, ctx.settings),
+            division_service.polygons(ctx.store, old, ctx.settings),
+        )
         ctx.store.save_crosswalk(old, new, pairs, actor="cli", source="cli:overlay")
     except GeoAppError as exc:
         fail(exc, as_json)
@@ -159,6 +147,7 @@ def divisions_overlay(
                     "review": review,
                     "coverage": round(covered, 4),
                     "replaced_official": bool(official),
+                    "computed_by": how,
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -170,7 +159,7 @@ def divisions_overlay(
             f"  {old}:{p['old_code']} → {new}:{p['new_code']}  {p['share']:7.1%}"
             + ("  split" if p["split"] else "")
         )
-    click.echo(f"crosswalk {old} → {new} by overlay: {len(pairs)} pairs, {split} split")
+    click.echo(f"crosswalk {old} → {new} by overlay ({how}): {len(pairs)} pairs, {split} split")
     if covered < boundaries.MIN_COVERAGE:
         click.echo(
             f"warning: {new} covers {covered:.0%} of the area of {old}: the two sets may sit in "

@@ -31,7 +31,7 @@ def users_add(ctx: Context, name: str, role: str) -> None:
     """Create a user; the password is read from a prompt, or from stdin when piped."""
     try:
         accounts.check_username(name)
-        password_hash = accounts.hash_password(_read_password())
+        password_hash = accounts.hash_password(_read_password(), name)
         ctx.store.add_user(name, password_hash, role, actor="cli", source="cli")
     except GeoAppError as exc:
         fail(exc, False)
@@ -56,7 +56,7 @@ def users_first_admin(ctx: Context) -> None:
         password = secrets.token_urlsafe(12)
         ctx.store.add_user(
             "admin",
-            accounts.hash_password(password),
+            accounts.hash_password(password, "admin"),
             "admin",
             actor="cli",
             source="cli:first-admin",
@@ -64,7 +64,7 @@ def users_first_admin(ctx: Context) -> None:
     except GeoAppError as exc:
         fail(exc, False)
     path = config.INSTANCE_DIR / "first_admin_password"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    config.make_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(password + "\n")
@@ -118,3 +118,31 @@ def users_assign(ctx: Context, name: str, codes: tuple[str, ...]) -> None:
     except GeoAppError as exc:
         fail(exc, False)
     click.echo(f"{name} is assigned {len(codes)} unit(s)")
+
+
+@users.command("password")
+@click.argument("name")
+@pass_ctx
+def users_password(ctx: Context, name: str) -> None:
+    """Set a user's password (from a prompt, or stdin when piped); every session of the user
+    ends."""
+    try:
+        if ctx.store.user(name) is None:
+            raise GeoAppError(f"no user named {name!r}")
+        password_hash = accounts.hash_password(_read_password(), name)
+        ctx.store.update_user(name, actor="cli", source="cli", password_hash=password_hash)
+    except GeoAppError as exc:
+        fail(exc, False)
+    click.echo(f"password of {name} changed; every session of {name} has ended")
+
+
+@users.command("end-sessions")
+@click.argument("name")
+@pass_ctx
+def users_end_sessions(ctx: Context, name: str) -> None:
+    """End every login session of a user (they log in again)."""
+    try:
+        n = ctx.store.end_sessions(name, actor="cli", source="cli")
+    except GeoAppError as exc:
+        fail(exc, False)
+    click.echo(f"{n} session(s) of {name} ended")

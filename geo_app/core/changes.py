@@ -11,32 +11,47 @@ the same message (`ChangeRefused`):
    ``--correct`` on the command line). A correction is put into the past where it belongs;
    what was recorded after it still stands, so the current record is still the unit's latest
    change by date.
-3. **Not before** `EARLIEST`: no record of these programmes is older, and such a date is a
-   typing error.
-4. **Relapse.** A transformed (or relapsed) unit that turns hotspot or in progress again is
-   recorded as relapsed (`relapse`), against the status in force on the change's day.
+3. **Not before** `EARLIEST` (2000-01-01): no record of these programmes is older, and such a
+   date is a typing error.
+4. **Relapse.** Where the programme's definition has a relapse rule (hotspot: a transformed or
+   relapsed unit that turns hotspot or in progress again is recorded as relapsed), it applies
+   against the status in force on the change's day (`relapse`).
+
+Every date field of a record has a **plausible range**, checked here for every door
+(`implausible_dates`, `check_dates`): from `EARLIEST` to today, or, for a field the programme's
+definition marks ``ahead`` (hotspot: ``target_on``), to `AHEAD_YEARS` (20) years after today. A
+year 9999 or 0001 typed by mistake is refused with the field, the value and the range; it would
+otherwise lock the unit against every later change or make the trend thousands of months long.
+A unit damaged before this rule is repaired by an administrator (`check_repair`,
+`Store.repair_history`).
 
 An imported row says when its status took effect in its ``status_since`` column; without one,
-`plan_row` takes the best date the row itself gives (``transformed_on`` for a transformed unit,
-``designated_on`` for a hotspot), else the import day. A unit designated on a day counts as
-listed (hotspot) from that day, so it is never "not listed" afterwards. Every change keeps how
-its date was found (`DATE_GIVEN`, `DATE_ROW`, `DATE_IMPORT`), so the trend can say which months
-rest on import dates.
+`plan_row` takes the best date the row itself gives (the field its status is ``dated_by`` in
+the definition: ``transformed_on`` for a transformed unit, ``designated_on`` for a hotspot),
+else the import day. Where the definition has a listing (hotspot: ``designated_on``), a unit
+listed on a day counts as listed from that day, so it is never "not listed" afterwards. Every
+change keeps how its date was found (`DATE_GIVEN`, `DATE_ROW`, `DATE_IMPORT`), so the trend can
+say which months rest on import dates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from geo_app.core.records import HOTSPOT, IN_PROGRESS, RELAPSED, TRANSFORMED, Event, Record
+from geo_app.core import programme as programmes
+from geo_app.core.records import Event, Record
 from geo_app.errors import BadRequest
 from geo_app.i18n import N_, gettext
 
-#: No record of these programmes takes effect before this day.
-EARLIEST = dt.date(1990, 1, 1)
+#: No date of these programmes (when a change took effect, when a unit was listed or
+#: transformed, a target) is before this day.
+EARLIEST = dt.date(2000, 1, 1)
+
+#: A date field marked ``ahead`` (a target) is at most this many years after today.
+AHEAD_YEARS = 20
 
 #: How the day a change took effect was found: given by the user (a web edit, a
 #: ``status_since`` cell), read from another date of the row, or the import's own day.
@@ -52,6 +67,10 @@ BACKWARDS = N_(
     "time. To record what happened earlier, send it as a correction."
 )
 TOO_OLD = N_("%(field)s %(day)s is before %(earliest)s: it cannot be a date of this programme.")
+OUT_OF_RANGE = N_(
+    "%(field)s %(day)s is outside the plausible range, from %(earliest)s to %(latest)s: "
+    "check the year."
+)
 
 
 class ChangeRefused(BadRequest):
@@ -69,16 +88,14 @@ class ChangeRefused(BadRequest):
         return gettext(self.msgid, lang, **self.params)
 
 
-def relapse(old: str | None, new: str) -> str:
-    """Return the status to record when a unit goes from `old` to `new`.
+def relapse(old: str | None, new: str, programme: str | None = None) -> str:
+    """Return the status to record when a unit goes from `old` to `new` in `programme`.
 
-    A transformed (or already relapsed) unit that turns hotspot or in progress again is
-    recorded as relapsed: the programme counts every unit that turns complex after its
-    transformation.
+    Hotspot: a transformed (or already relapsed) unit that turns hotspot or in progress again
+    is recorded as relapsed, so the programme counts every unit that turns complex after its
+    transformation. A programme without a relapse rule records `new`.
     """
-    if old in (TRANSFORMED, RELAPSED) and new in (HOTSPOT, IN_PROGRESS):
-        return RELAPSED
-    return new
+    return programmes.get(programme).relapse(old, new)
 
 
 def check_effective(
@@ -109,6 +126,68 @@ def check_effective(
         raise ChangeRefused(field, day, TOO_OLD, day=day, earliest=EARLIEST)
     if last is not None and day < last and not correction:
         raise ChangeRefused(field, day, BACKWARDS, day=day, last=last)
+
+
+def date_range(field: str, today: dt.date, programme: str | None = None) -> tuple[dt.date, dt.date]:
+    """Return the first and last plausible day of the date `field` of `programme`'s records."""
+    if programmes.get(programme).by_field[field].ahead:
+        return EARLIEST, latest_ahead(today)
+    return EARLIEST, today
+
+
+def latest_ahead(today: dt.date) -> dt.date:
+    """Return the last plausible day of a date ahead (a target): `AHEAD_YEARS` after today."""
+    try:
+        return today.replace(year=today.year + AHEAD_YEARS)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + AHEAD_YEARS, day=28)
+
+
+def implausible_dates(
+    dates: Mapping[str, dt.date | None], today: dt.date, programme: str | None = None
+) -> list[ChangeRefused]:
+    """Return a refusal for each of `dates` (field name → day; the date fields of `programme`)
+    outside its plausible range (`date_range`); empty when every date is plausible or absent."""
+    out = []
+    for f in programmes.get(programme).fields:
+        day = dates.get(f.name) if f.type == "date" else None
+        if day is None:
+            continue
+        earliest, latest = date_range(f.name, today, programme)
+        if not earliest <= day <= latest:
+            out.append(
+                ChangeRefused(f.name, day, OUT_OF_RANGE, day=day, earliest=earliest, latest=latest)
+            )
+    return out
+
+
+def check_dates(
+    dates: Mapping[str, dt.date | None], today: dt.date, programme: str | None = None
+) -> None:
+    """Check the dates of a record (field name → day).
+
+    Raises
+    ------
+    ChangeRefused
+        For the first date outside its plausible range (`date_range`).
+    """
+    refused = implausible_dates(dates, today, programme)
+    if refused:
+        raise refused[0]
+
+
+def check_repair(day: dt.date, record: Record, *, today: dt.date) -> None:
+    """Check what an administrator's repair of a history entry writes: the day it took effect
+    (not after today, not before `EARLIEST`; it may go anywhere in the unit's history) and the
+    record's dates (`check_dates`).
+
+    Raises
+    ------
+    ChangeRefused
+        Naming the field, its value and the limit.
+    """
+    check_effective(day, today=today, last=None, correction=True)
+    check_dates(record.values, today, record.programme)
 
 
 def ordered(history: Sequence[Event]) -> list[Event]:
@@ -151,10 +230,10 @@ class Step:
 
 
 def _row_date(record: Record) -> tuple[dt.date | None, str]:
-    if record.status == TRANSFORMED and record.transformed_on:
-        return record.transformed_on, "transformed_on"
-    if record.status == HOTSPOT and record.designated_on:
-        return record.designated_on, "designated_on"
+    """Return the date the row's own fields give its status, and that field's name."""
+    name = programmes.get(record.programme).by_code[record.status].dated_by
+    if name and record.get(name):
+        return record.get(name), name
     return None, "status_since"
 
 
@@ -199,21 +278,23 @@ def plan_row(
     check_effective(day, today=today, last=last, correction=correct, field=field)
     correction = last is not None and day < last
     before = status_on(history, day) if correction else (current.status if current else None)
-    new = replace(record, status=relapse(before, record.status))
+    prog = programmes.get(record.programme)
+    new = record.replace(status=prog.relapse(before, record.status))
     steps: list[Step] = []
     if current is None or current.content() != new.content():
         steps.append(Step(new, day, dated_by, correction))
     elif correct and day < (held_since(history) or day):
         steps.append(Step(new, day, dated_by, True))  # the same status, known since earlier
-    designated = record.designated_on
-    if designated is not None and new.status != HOTSPOT and designated <= today:
+    designated = record.get(prog.listing_field) if prog.listing_field else None
+    if designated is not None and new.status != prog.listing_status and designated <= today:
         first = min((e.effective_on for e in history), default=None)
         if first is None:
             missing = bool(steps) and designated < steps[0].day
         else:
             missing = correct and designated < first
         if missing:
-            check_effective(designated, today=today, last=None, field="designated_on")
-            listing = replace(record, status=HOTSPOT, transformed_on=None)
+            check_effective(designated, today=today, last=None, field=prog.listing_field)
+            cleared = {f: None for f in {s.stamps for s in prog.statuses if s.stamps}}
+            listing = record.replace(status=prog.listing_status, **cleared)
             steps.insert(0, Step(listing, designated, DATE_ROW, first is not None))
     return steps

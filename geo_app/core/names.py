@@ -106,3 +106,18 @@ def split_kind(full_name: str) -> tuple[str | None, str]:
 def full_name(kind: str, name: str) -> str:
     """Return "Kind Name", e.g. "Phường Quảng Phú"."""
     return f"{kind} {name}".strip()
+
+
+_CA = re.compile(r"\b(?:ca|c\.a\.?)\s+", re.IGNORECASE)
+_PARENS = re.compile(r"\([^)]*\)")
+
+
+def responsible_key(text: str) -> str:
+    """Return how responsible units are grouped: case, tone marks' place, spacing,
+    punctuation, a bracketed remark and the abbreviation "CA" (công an) ignored, so that
+    "Công an xã Mường Lát", "CA xã Mường Lát" and "Công an xã Mường Lát (đội 2)" group
+    together; other diacritics count."""
+    text = _PARENS.sub(" ", nfc(text or ""))
+    text = _CA.sub("công an ", text)
+    text = re.sub(r"[\s,.;:_\-–—]+", " ", text)
+    return match_key(text)

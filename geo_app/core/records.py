@@ -1,8 +1,9 @@
-"""Statuses, their fixed colours, records and the figures computed from them (pure rules).
+"""Records, their dated history, the state on a day, the roll-up and the trend (pure rules).
 
-The palette is documented here and only here. Colours are fixed (never computed from data)
-and taken from the Okabe–Ito set, which stays distinct for the common colour-vision
-deficiencies; printed exports also hatch the two grave statuses so a greyscale copy reads.
+A record belongs to one programme (`geo_app.core.programme`): its status is one of the
+programme's, its fields are the programme's fields. The statuses' colours, hatches and
+gravity, and what counts as listed, are the programme's too: fixed in its definition file,
+never computed from data.
 """
 
 from __future__ import annotations
@@ -10,97 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from geo_app.core.names import match_key, search_key
+from geo_app.core import programme as programmes
+from geo_app.core.names import search_key
+from geo_app.core.programme import NOT_LISTED, Programme
 
-
-@dataclass(frozen=True)
-class Status:
-    code: str
-    label_vi: str
-    label_en: str
-    color: str  # fill colour, hex
-    hatch: str  # matplotlib hatch pattern for printed exports ("" = none)
-    gravity: int  # higher = graver; the roll-up keeps the gravest
-
-
-HOTSPOT = "hotspot"
-IN_PROGRESS = "in_progress"
-TRANSFORMED = "transformed"
-RELAPSED = "relapsed"
-NOT_LISTED = "not_listed"
-
-#: The statuses in legend order. ``not_listed`` is what a unit without a record shows.
-STATUSES: tuple[Status, ...] = (
-    Status(HOTSPOT, "Trọng điểm, phức tạp", "Hotspot", "#D55E00", "//", 3),  # vermillion
-    Status(IN_PROGRESS, "Đang chuyển hóa", "Being transformed", "#E69F00", "", 2),  # orange
-    Status(TRANSFORMED, "Đã chuyển hóa", "Transformed", "#009E73", "", 1),  # bluish green
-    Status(RELAPSED, "Phức tạp trở lại", "Relapsed", "#CC79A7", "xx", 4),  # reddish purple
-    Status(NOT_LISTED, "Không thuộc diện", "Not listed", "#E8E8E8", "", 0),  # neutral grey
-)
-BY_CODE: dict[str, Status] = {s.code: s for s in STATUSES}
-#: Statuses a record can hold (a record never says "not listed": it is deleted instead).
-RECORD_STATUSES = (HOTSPOT, IN_PROGRESS, TRANSFORMED, RELAPSED)
+#: Outline of every unit on the maps (not a status colour).
 OUTLINE_COLOR = "#404040"
-
-_PUNCT = re.compile(r"[\s,.;:_\-–—]+")
-#: Other ways an office writes a status, read by `parse_status` like the labels.
-STATUS_VARIANTS: dict[str, str] = {
-    "Trọng điểm": HOTSPOT,
-    "Trọng điểm, phức tạp về an ninh, trật tự": HOTSPOT,
-    "Trọng điểm, phức tạp về ANTT": HOTSPOT,
-    "Chưa chuyển hóa": HOTSPOT,
-    "Đang thực hiện chuyển hóa": IN_PROGRESS,
-    "Đã được công nhận chuyển hóa": TRANSFORMED,
-    "Đã hoàn thành chuyển hóa": TRANSFORMED,
-    "Tái phức tạp": RELAPSED,
-}
-#: Words an office puts before a status that do not change it ("Địa bàn trọng điểm...").
-_STATUS_PREFIXES = ("địa bàn ", "dia ban ")
-
-
-def _status_key(text: str) -> str:
-    key = match_key(_PUNCT.sub(" ", text))
-    for prefix in _STATUS_PREFIXES:
-        if key.startswith(match_key(prefix) + " "):
-            key = key[len(match_key(prefix)) + 1 :]
-    return key
-
-
-_BY_KEY: dict[str, str] = {}
-for _s in STATUSES:
-    for _text in (_s.code, _s.label_vi, _s.label_en):
-        _BY_KEY[_status_key(_text)] = _s.code
-for _text, _code in STATUS_VARIANTS.items():
-    _BY_KEY[_status_key(_text)] = _code
-
-
-def parse_status(text: str) -> str:
-    """Return the status code for a code or label, in either language.
-
-    Case, tone-mark placement and punctuation are ignored: "Đã chuyển hoá", "in progress" and
-    "Trọng điểm phức tạp" are accepted, and so are the variants offices write
-    (`STATUS_VARIANTS`: "Trọng điểm", "Chưa chuyển hóa"...), with or without "Địa bàn" before.
-
-    Raises
-    ------
-    ValueError
-        When the text names no status; the message lists the accepted values.
-    """
-    code = _BY_KEY.get(_status_key(text or ""))
-    if code is None or code == NOT_LISTED:
-        accepted = ", ".join(f"{s.code} / {s.label_vi}" for s in STATUSES if s.code != NOT_LISTED)
-        raise ValueError(f"unknown status; use one of: {accepted}")
-    return code
-
-
-def label(code: str, lang: str = "vi") -> str:
-    """Return the label of a status code in `lang` ("vi" or "en")."""
-    s = BY_CODE[code]
-    return s.label_en if lang == "en" else s.label_vi
-
 
 _ISO = re.compile(
     r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
@@ -166,70 +85,76 @@ def parse_date(value: Any) -> dt.date | None:
     raise ValueError("not a date; write YYYY-MM-DD or dd/mm/yyyy (day first)")
 
 
-@dataclass
 class Record:
-    """The status record of one unit of one division."""
+    """The record of one unit of one division in one programme: its status and its fields.
 
-    code: str
-    status: str
-    division: str = "2025"
-    designated_on: dt.date | None = None
-    target_on: dt.date | None = None
-    transformed_on: dt.date | None = None
-    unit: str = ""
-    problems: list[str] = field(default_factory=list)
-    notes: str = ""
+    Field values are kept as their field's type says (`geo_app.core.programme.Field.clean`):
+    dates as `date`, lists as lists of text, numbers as floats, text as text.
+    """
+
+    __slots__ = ("code", "status", "division", "programme", "values")
+
+    def __init__(
+        self,
+        code: str,
+        status: str,
+        division: str = "2025",
+        programme: str = programmes.DEFAULT,
+        values: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ):
+        prog = programmes.get(programme)
+        given = {**(values or {}), **fields}
+        unknown = sorted(set(given) - set(prog.by_field))
+        if unknown:
+            raise ValueError(f"programme {prog.code} has no field {', '.join(unknown)}")
+        self.code = code
+        self.status = status
+        self.division = division
+        self.programme = prog.code
+        self.values = {f.name: f.clean(given.get(f.name)) for f in prog.fields}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the value of one field (`default` when the programme has no such field)."""
+        return self.values.get(name, default)
 
     def content(self) -> dict[str, Any]:
-        """Return the fields that an import or edit may change (for comparing and history)."""
-        out = asdict(self)
-        for key in ("designated_on", "target_on", "transformed_on"):
-            out[key] = out[key].isoformat() if out[key] else None
-        out["problems"] = list(self.problems)
+        """Return what an import or edit may change, JSON-ready (for comparing and history)."""
+        prog = programmes.get(self.programme)
+        out: dict[str, Any] = {
+            "code": self.code,
+            "status": self.status,
+            "division": self.division,
+            "programme": self.programme,
+        }
+        for f in prog.fields:
+            out[f.name] = f.to_json(self.values.get(f.name))
         return out
 
     @classmethod
-    def from_content(cls, data: dict[str, Any]) -> Record:
-        """Build a record from `content()` output."""
-        kwargs = {f.name: data.get(f.name) for f in fields(cls) if f.name in data}
-        for key in ("designated_on", "target_on", "transformed_on"):
-            kwargs[key] = parse_date(kwargs.get(key))
-        kwargs["problems"] = list(kwargs.get("problems") or [])
-        kwargs["unit"] = kwargs.get("unit") or ""
-        kwargs["notes"] = kwargs.get("notes") or ""
-        return cls(**kwargs)
+    def from_content(cls, data: Mapping[str, Any], programme: str | None = None) -> Record:
+        """Build a record from `content()` output (history written before programmes existed
+        has no ``programme``: `programme` says which it is)."""
+        prog = programmes.get(data.get("programme") or programme)
+        values = {f.name: data.get(f.name) for f in prog.fields}
+        return cls(data["code"], data["status"], data.get("division", "2025"), prog.code, values)
+
+    def replace(self, **changes: Any) -> Record:
+        """Return a copy with some of code, status, division or fields changed."""
+        base = {k: changes.pop(k, getattr(self, k)) for k in ("code", "status", "division")}
+        return Record(programme=self.programme, values={**self.values, **changes}, **base)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and self.content() == other.content()
+
+    def __hash__(self) -> int:  # records are compared by content; they are not dict keys
+        raise TypeError("Record is not hashable")
+
+    def __repr__(self) -> str:
+        return f"Record({self.content()!r})"
 
 
-def split_problems(text: str) -> list[str]:
-    """Split a problems cell ("ma túy; trộm cắp") into a list of trimmed items."""
-    return [p.strip() for p in re.split(r"[;\n]", text or "") if p.strip()]
-
-
-def summary(statuses: Iterable[str], total_units: int) -> dict[str, Any]:
-    """Return the figures: count per status, units listed, % transformed of listed.
-
-    Parameters
-    ----------
-    statuses:
-        The current status of every unit that has a record.
-    total_units:
-        Number of units in the boundary set (the rest are "not listed").
-    """
-    counts = {s: 0 for s in RECORD_STATUSES}
-    for s in statuses:
-        counts[s] += 1
-    listed = sum(counts.values())
-    counts[NOT_LISTED] = max(total_units - listed, 0)
-    pct = round(100.0 * counts[TRANSFORMED] / listed, 1) if listed else 0.0
-    return {
-        "units": total_units,
-        "listed": listed,
-        "counts": counts,
-        "transformed_pct": pct,
-    }
-
-
-def join_units(units, records: dict[str, Any], lang: str = "vi"):
+def join_units(units, records: dict[str, Any], lang: str = "vi", programme: str | None = None):
     """Return a copy of `units` with each unit's current status joined by code.
 
     Parameters
@@ -251,7 +176,8 @@ def join_units(units, records: dict[str, Any], lang: str = "vi"):
         rec = getattr(rec, "record", rec)
         statuses.append(rec.status if rec is not None else NOT_LISTED)
     out["status"] = statuses
-    out["status_label"] = [label(s, lang) for s in statuses]
+    prog = programmes.get(programme)
+    out["status_label"] = [prog.label(s, lang) for s in statuses]
     return out
 
 
@@ -266,6 +192,8 @@ class Event:
     content: dict[str, Any] | None = None
     #: how the day was found (`geo_app.core.changes.DATE_GIVEN`, ``DATE_ROW``, ``DATE_IMPORT``)
     dated_by: str | None = None
+    source: str = ""  # through what: "web", "import:FILE", "cli"...
+    actor: str = ""
 
 
 def state_as_of(events: Iterable[Event], day: dt.date) -> dict[str, Event]:
@@ -300,6 +228,7 @@ def trend(
     today: dt.date,
     former: Mapping[str, list[Event]] | None = None,
     pairs: Sequence[Mapping[str, Any]] = (),
+    programme: Programme | None = None,
 ) -> list[dict[str, Any]]:
     """Return the count per status at each month's end, from the first event to `today`.
 
@@ -310,6 +239,7 @@ def trend(
     point took effect on the day they were imported (``import_dated``: their file gave no
     date), so a chart can mark the months that rest on import dates.
     """
+    prog = programme or programmes.get()
     tagged = [(None, e) for e in events]
     for division, evs in (former or {}).items():
         tagged.extend((division, e) for e in evs)
@@ -333,28 +263,20 @@ def trend(
                 old[(division, e.code)] = e.status
             import_dated += e.dated_by == "import"
             i += 1
-        counts = {s: 0 for s in RECORD_STATUSES}
-        for s in rolled_up(codes, own, pairs, old).values():
+        counts = {s: 0 for s in prog.record_statuses}
+        for s in rolled_up(codes, own, pairs, old, prog).values():
             if s != NOT_LISTED:
                 counts[s] += 1
         points.append({"date": day.isoformat(), "counts": counts, "import_dated": import_dated})
     return points
 
 
-def rollup(statuses: Iterable[str]) -> str:
-    """Return the gravest of `statuses`: relapsed > hotspot > in progress > transformed.
-
-    Used where one unit of today stands for several former units; ``not_listed`` when none
-    has a record.
-    """
-    return max(statuses, key=lambda s: BY_CODE[s].gravity, default=NOT_LISTED)
-
-
 def rolled_up(
     codes: Iterable[str],
     own: dict[str, str],
-    pairs: Iterable[dict[str, Any]],
-    former: dict[tuple[str, str], str],
+    pairs: Iterable[Mapping[str, Any]],
+    former: Mapping[tuple[str, str], str],
+    programme: Programme | None = None,
 ) -> dict[str, str]:
     """Return each current unit's status: the gravest of its own and its former units'.
 
@@ -369,13 +291,16 @@ def rolled_up(
         a pair into each new unit it went into, and counts in every one of them.
     former:
         Status of old-division records, by (division, code).
+    programme:
+        Whose statuses' gravity decides (the default programme when None).
     """
+    prog = programme or programmes.get()
     found: dict[str, list[str]] = {c: [own[c]] if c in own else [] for c in codes}
     for p in pairs:
         status = former.get((p["old_division"], p["old_code"]))
         if status is not None and p["new_code"] in found:
             found[p["new_code"]].append(status)
-    return {c: rollup(s) for c, s in found.items()}
+    return {c: prog.rollup(s) for c, s in found.items()}
 
 
 def _record(value: Any) -> Any:
@@ -388,9 +313,9 @@ class Standing:
     """What the units of the current division show: own records and former units' records.
 
     Since the 2025 reform most units of today were made of several former units, and records
-    keep the division they were made in. A unit shows the gravest (`rollup`) of its own record
-    and of the records of the former units that went into it (a split former unit counts in
-    every unit it went into).
+    keep the division they were made in. A unit shows the gravest (`Programme.rollup`) of its
+    own record and of the records of the former units that went into it (a split former unit
+    counts in every unit it went into).
 
     Attributes
     ----------
@@ -401,11 +326,14 @@ class Standing:
     pairs:
         The crosswalk pairs into the current division (``old_division``, ``old_code``,
         ``new_code``, ``split``, and the old unit's ``name`` and ``kind`` when known).
+    programme:
+        The programme of every record here.
     """
 
     records: Mapping[str, Any]
     former: Mapping[tuple[str, str], Any] = field(default_factory=dict)
     pairs: Sequence[Mapping[str, Any]] = ()
+    programme: str = programmes.DEFAULT
 
     def cache_weight(self) -> int:
         """About 1 KB per record and crosswalk pair (what `geo_app.cache` counts)."""
@@ -415,7 +343,7 @@ class Standing:
         """Return the status each unit of `codes` shows (``not_listed`` when none)."""
         own = {c: _record(r).status for c, r in self.records.items()}
         old = {k: _record(r).status for k, r in self.former.items()}
-        return rolled_up(codes, own, self.pairs, old)
+        return rolled_up(codes, own, self.pairs, old, programmes.get(self.programme))
 
     def former_units(self, code: str) -> list[tuple[Mapping[str, Any], Any]]:
         """Return the former units that went into `code`, each with its record (or None)."""

@@ -16,7 +16,14 @@ from typing import Any
 
 from geo_app import clock
 from geo_app.config import SAMPLE_DIR
-from geo_app.core.changes import DATE_IMPORT, ChangeRefused, ordered, plan_row
+from geo_app.core import programme as programmes
+from geo_app.core.changes import (
+    DATE_IMPORT,
+    ChangeRefused,
+    implausible_dates,
+    ordered,
+    plan_row,
+)
 from geo_app.core.names import (
     canonical_kind,
     full_name,
@@ -25,60 +32,68 @@ from geo_app.core.names import (
     search_key,
     split_kind,
 )
-from geo_app.core.records import Event, Record, parse_date, parse_status, split_problems
+from geo_app.core.programme import Programme
+from geo_app.core.records import Event, Record, parse_date
 from geo_app.errors import ImportFailed
 from geo_app.io import sheets
 from geo_app.store import Change, Store
 
 LOGGER = logging.getLogger(__name__)
 
-#: The English headers, in file order (also the export's columns).
-HEADERS = (
-    "code",
-    "name",
-    "kind",
-    "status",
-    "designated_on",
-    "target_on",
-    "transformed_on",
-    "unit",
-    "problems",
-    "notes",
-)
-#: Vietnamese headers accepted for each field (matched ignoring case and tone-mark placement).
+#: The columns every status file may have, whatever the programme: the unit, its status, and
+#: ``status_since`` (the day the row's status took effect; see `geo_app.core.changes`).
+BASE_HEADERS = ("code", "name", "kind", "status")
+#: Vietnamese headers accepted for the base columns (matched ignoring case and tone marks'
+#: place); a programme's fields bring their own (``headers`` in its definition).
 VI_HEADERS: dict[str, tuple[str, ...]] = {
     "code": ("Mã", "Mã đơn vị hành chính", "Mã ĐVHC", "Mã xã"),
     "name": ("Tên", "Tên đơn vị", "Tên đơn vị hành chính", "Tên xã", "Xã, phường"),
     "kind": ("Loại", "Loại đơn vị", "Cấp"),
     "status": ("Trạng thái", "Tình trạng"),
-    "designated_on": ("Ngày đưa vào diện", "Ngày xác định"),
-    "target_on": ("Ngày mục tiêu", "Thời hạn chuyển hóa"),
-    "transformed_on": ("Ngày chuyển hóa", "Ngày công nhận chuyển hóa"),
-    "unit": ("Đơn vị phụ trách", "Đơn vị"),
-    "problems": ("Vấn đề", "Loại vấn đề", "Vấn đề phức tạp"),
-    "notes": ("Ghi chú",),
     "status_since": ("Trạng thái từ ngày", "Từ ngày", "Ngày hiệu lực"),
 }
-#: Optional columns beyond the export's: ``status_since``, the day the row's status took
-#: effect (see `geo_app.core.changes`).
-EXTRA_HEADERS = ("status_since",)
 #: Other English names a column is known by (``effective_on`` was the first name of
 #: ``status_since``, and files made with it still import).
 ALIASES = {"effective_on": "status_since"}
-_HEADER_KEYS: dict[str, str] = {}
-for _field in HEADERS + EXTRA_HEADERS + tuple(ALIASES):
-    target = ALIASES.get(_field, _field)
-    _HEADER_KEYS[match_key(_field)] = target
-    _HEADER_KEYS[match_key(_field.replace("_", " "))] = target
-    for _vi in VI_HEADERS.get(_field, ()):
-        _HEADER_KEYS[match_key(_vi)] = target
 
+
+def headers(prog: Programme | None = None) -> tuple[str, ...]:
+    """Return the English headers of a programme's status files, in file order (also the
+    export's columns): the unit, its status, then the programme's fields."""
+    prog = prog or programmes.get()
+    return BASE_HEADERS + tuple(f.name for f in prog.fields)
+
+
+def header_keys(prog: Programme) -> dict[str, str]:
+    """Return the column each header names, by its match key (English or Vietnamese)."""
+    names: dict[str, tuple[str, ...]] = {**VI_HEADERS}
+    for f in prog.fields:
+        names[f.name] = f.headers
+    for alias in ALIASES:
+        names[alias] = ()
+    keys: dict[str, str] = {}
+    for column, vi in names.items():
+        target = ALIASES.get(column, column)
+        for text in (column, column.replace("_", " "), *vi):
+            keys[match_key(text)] = target
+    return keys
+
+
+#: The hotspot programme's headers (the default programme's, for those who import them).
+HEADERS = headers()
 #: The reason given for a code that names no unit of the division.
 NO_SUCH_CODE = "no unit has this code"
 #: The largest status file read (CSV or XLSX), in bytes.
 MAX_BYTES = 20 * 1024 * 1024
 #: The most rows below the header a file may have (GEO_APP_IMPORT_MAX_ROWS overrides it).
 MAX_ROWS = 20_000
+#: Problems listed in a refused import's report (the message gives the total): a rejected file
+#: of 200,000 bad rows answers with 200 of them, not tens of megabytes.
+MAX_PROBLEMS = 200
+#: What a cell that begins with one of these characters was prefixed with when an export wrote
+#: it (a quote, as OWASP advises against formula injection); the import takes it off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIX = "'"
 
 
 @dataclass(frozen=True)
@@ -161,11 +176,14 @@ def format_problem(p: dict[str, Any]) -> str:
 
 
 def _fail(filename: str, problems: list[dict[str, Any]]) -> ImportFailed:
+    """Return the refusal of a file: the number of problems, and the first `MAX_PROBLEMS`."""
     n = len(problems)
-    return ImportFailed(
-        f"{filename}: {n} problem{'s' if n != 1 else ''}; nothing was imported",
-        details=problems,
-    )
+    message = f"{filename}: {n} problem{'s' if n != 1 else ''}; nothing was imported"
+    if n > MAX_PROBLEMS:
+        message += f" (the first {MAX_PROBLEMS} are listed)"
+    failed = ImportFailed(message, details=problems[:MAX_PROBLEMS])
+    failed.total = n
+    return failed
 
 
 # -- reading cells -------------------------------------------------------------------------
@@ -185,13 +203,17 @@ def _cell_text(value: Any) -> str:
         value = int(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    return nfc(str(value))
+    text = str(value)
+    if text[:1] == FORMULA_PREFIX and text[1:2] and text[1] in FORMULA_START:
+        text = text[1:]  # an export's guard against formulas (`geo_app.outputs.records`)
+    return nfc(text)
 
 
 def _header_map(
-    cells: Sequence[Any], row: int
+    cells: Sequence[Any], row: int, keys: Mapping[str, str]
 ) -> tuple[dict[str, int], list[dict[str, Any]], list[str]]:
-    """Map a header row's cells to fields: (columns, problems, warnings)."""
+    """Map a header row's cells to fields (`keys`: `header_keys`): (columns, problems,
+    warnings)."""
     columns: dict[str, int] = {}
     problems: list[dict[str, Any]] = []
     warnings: list[str] = []
@@ -199,7 +221,7 @@ def _header_map(
         text = _cell_text(value)
         if not text:
             continue
-        fld = _HEADER_KEYS.get(match_key(text))
+        fld = keys.get(match_key(text))
         if fld is None:
             warnings.append(f"column {text!r} is not a known field and was ignored")
         elif fld in columns:
@@ -228,7 +250,7 @@ class Table:
 
 
 def _find_header(
-    sheet: sheets.Sheet,
+    sheet: sheets.Sheet, keys: Mapping[str, str]
 ) -> tuple[int, dict[str, int], list[str]] | list[dict[str, Any]]:
     """Return (row, columns, warnings) of the sheet's header, or the problems of its first row.
 
@@ -239,7 +261,7 @@ def _find_header(
     for n, cells in sheet.head(HEADER_SEARCH_ROWS):
         if not any(_cell_text(v) for v in cells):
             continue
-        columns, problems, warnings = _header_map(cells, n)
+        columns, problems, warnings = _header_map(cells, n, keys)
         if "status" in columns and ("code" in columns or "name" in columns):
             if problems:  # a right header with a duplicate column: report it
                 return problems
@@ -249,8 +271,11 @@ def _find_header(
     return first_problems or [problem(None, None, None, "the file is empty")]
 
 
-def read_table(data: bytes, filename: str, sheet: str | None = None) -> tuple[Table, Any]:
-    """Open a status file and find its header: in the named sheet, or the first that has one.
+def read_table(
+    data: bytes, filename: str, sheet: str | None = None, programme: str | None = None
+) -> tuple[Table, Any]:
+    """Open a status file and find its header (the headers of `programme`'s files): in the
+    named sheet, or the first that has one.
 
     Returns
     -------
@@ -267,6 +292,7 @@ def read_table(data: bytes, filename: str, sheet: str | None = None) -> tuple[Ta
             filename,
             [problem(None, None, None, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")],
         )
+    keys = header_keys(programmes.get(programme))
     try:
         book = sheets.open_book(data, filename)
     except sheets.SheetError as exc:
@@ -284,7 +310,7 @@ def read_table(data: bytes, filename: str, sheet: str | None = None) -> tuple[Ta
             chosen = book.sheets
         first_failure: list[dict[str, Any]] | None = None
         for candidate in chosen:
-            found = _find_header(candidate)
+            found = _find_header(candidate, keys)
             if isinstance(found, list):
                 if first_failure is None:
                     first_failure = found
@@ -451,6 +477,7 @@ def _skipped(
     columns: dict[str, int],
     index: UnitIndex,
     header_row: int,
+    prog: Programme,
 ) -> str | None:
     """Return why row `n` is not a record (a notice), or None when it is one.
 
@@ -464,7 +491,7 @@ def _skipped(
     status_text = texts[status_pos] if status_pos is not None and status_pos < len(texts) else ""
     if status_text:
         try:
-            parse_status(status_text)
+            prog.parse_status(status_text)
             return None
         except ValueError:
             pass
@@ -488,14 +515,23 @@ def parse_rows(
     index: UnitIndex,
     division: str,
     max_rows: int = MAX_ROWS,
+    programme: str | None = None,
+    today: dt.date | None = None,
+    lang: str = "en",
 ) -> tuple[list[ParsedRow], list[str], list[str]]:
     """Validate every row; return the records, warnings and notices, or raise with every problem.
+
+    Rows are records of `programme`. Dates outside their plausible range
+    (`geo_app.core.changes.date_range`, as of `today`: the app's clock by default) are problems
+    of their row, in `lang`.
 
     Raises
     ------
     ImportFailed
         Listing each problem with its row, column, value and reason.
     """
+    prog = programmes.get(programme)
+    today = today or clock.today()
     problems: list[dict[str, Any]] = []
     warnings = list(table.warnings)
     notices = list(table.notices)
@@ -524,11 +560,11 @@ def parse_rows(
                         )
                     ],
                 )
-            why = _skipped(n, texts, columns, index, header_row)
+            why = _skipped(n, texts, columns, index, header_row, prog)
             if why:
                 skipped.append(why)
                 continue
-            _parse_row(n, raw, columns, index, division, problems, seen, parsed)
+            _parse_row(n, raw, columns, index, division, problems, seen, parsed, prog, today, lang)
     except sheets.SheetError as exc:
         raise _sheet_fail(filename, exc) from None
     notices.extend(skipped[:20])
@@ -548,6 +584,9 @@ def _parse_row(
     problems: list[dict[str, Any]],
     seen: dict[str, int],
     parsed: list[ParsedRow],
+    prog: Programme,
+    today: dt.date,
+    lang: str,
 ) -> None:
     """Validate row `n`: append its record to `parsed`, or its problems to `problems`."""
 
@@ -584,30 +623,44 @@ def _parse_row(
         problems.append(problem(n, "status", "", "the status is empty"))
     else:
         try:
-            status = parse_status(status_text)
+            status = prog.parse_status(status_text)
         except ValueError as exc:
             problems.append(problem(n, "status", status_text, str(exc)))
-    dates: dict[str, dt.date | None] = {}
-    for fld in ("designated_on", "target_on", "transformed_on", "status_since"):
-        value = get(fld)
+    since = None
+    try:
+        since = parse_date(get("status_since"))
+    except ValueError as exc:
+        problems.append(problem(n, "status_since", _cell_text(get("status_since")), str(exc)))
+    values: dict[str, Any] = {}
+    for f in prog.fields:
+        raw_value = get(f.name)
+        if isinstance(raw_value, dt.date | int | float) and f.type == "date":
+            given = raw_value  # a spreadsheet's date, or its serial number
+        else:
+            given = _cell_text(raw_value)
         try:
-            dates[fld] = parse_date(value)
+            values[f.name] = f.clean(given)
         except ValueError as exc:
-            problems.append(problem(n, fld, _cell_text(value), str(exc)))
-    since = dates.pop("status_since")
-    if (
-        dates.get("designated_on")
-        and dates.get("transformed_on")
-        and dates["transformed_on"] < dates["designated_on"]
-    ):
-        problems.append(
-            problem(
-                n,
-                "transformed_on",
-                dates["transformed_on"].isoformat(),
-                "transformed before it was designated",
-            )
-        )
+            problems.append(problem(n, f.name, _cell_text(raw_value), str(exc)))
+            continue
+        if f.type in ("text", "longtext", "list") and len(_cell_text(raw_value)) > f.max_length:
+            problems.append(problem(n, f.name, "", f"longer than {f.max_length} characters"))
+        if f.required and values[f.name] in (None, "", []):
+            problems.append(problem(n, f.name, "", f"{f.name} is required"))
+    for refused in implausible_dates(values, today, prog.code):
+        problems.append(problem(n, refused.field, refused.value.isoformat(), refused.text(lang)))
+    for f in prog.fields:
+        other = f.not_before
+        if other and values.get(f.name) and values.get(other):
+            if values[f.name] < values[other]:
+                problems.append(
+                    problem(
+                        n,
+                        f.name,
+                        values[f.name].isoformat(),
+                        f"{f.name} is before {other} ({values[other].isoformat()})",
+                    )
+                )
     if unit is not None:
         if unit.code in seen:
             problems.append(
@@ -622,20 +675,12 @@ def _parse_row(
             seen[unit.code] = n
     if len(problems) > before or unit is None or status is None:
         return
-    record = Record(
-        code=unit.code,
-        status=status,
-        division=division,
-        unit=_cell_text(get("unit")),
-        problems=split_problems(_cell_text(get("problems"))),
-        notes=_cell_text(get("notes")),
-        **dates,
-    )
+    record = Record(unit.code, status, division, prog.code, values)
     parsed.append(ParsedRow(n, unit, record, since))
 
 
 # -- the whole import ----------------------------------------------------------------------
-def _in_force(history: Sequence[Event], day: dt.date) -> Record | None:
+def _in_force(history: Sequence[Event], day: dt.date, programme: str) -> Record | None:
     """Return the record in force on `day` (None: not listed then), from a unit's events."""
     found = None
     for e in ordered(history):
@@ -644,15 +689,15 @@ def _in_force(history: Sequence[Event], day: dt.date) -> Record | None:
         found = e
     if found is None:
         return None
-    return Record.from_content(found.content or {"code": found.code, "status": found.status})
+    content = found.content or {"code": found.code, "status": found.status}
+    return Record.from_content(content, programme)
 
 
 def is_sample(data: bytes) -> bool:
     """Tell whether `data` is one of the bundled sample status files."""
     digest = hashlib.sha256(data).digest()
     return any(
-        digest == hashlib.sha256(f.read_bytes()).digest()
-        for f in SAMPLE_DIR.glob("status_sample_*.csv")
+        digest == hashlib.sha256(f.read_bytes()).digest() for f in SAMPLE_DIR.glob("*_sample_*.csv")
     )
 
 
@@ -670,6 +715,7 @@ def run_import(
     sheet: str | None = None,
     max_rows: int = MAX_ROWS,
     other_divisions: Callable[[], Mapping[str, Collection[str]]] | None = None,
+    programme: str | None = None,
 ) -> ImportResult:
     """Import a status file: every row valid, then all changes in one transaction.
 
@@ -696,6 +742,8 @@ def run_import(
     other_divisions:
         Returns the unit codes of the other registered divisions, by division; asked only
         when codes are not units of `division`, to hint at the division the file is of.
+    programme:
+        The programme the file's records belong to (the default programme when None).
 
     Returns
     -------
@@ -707,21 +755,22 @@ def run_import(
     ImportFailed
         When any row has a problem (`details` lists them all); nothing is written.
     """
-    table, close = read_table(data, filename, sheet)
+    prog = programmes.get(programme)
+    today = today or clock.today()
+    table, close = read_table(data, filename, sheet, prog.code)
     try:
         parsed, warnings, notices = parse_rows(
-            table, filename, UnitIndex(units), division, max_rows
+            table, filename, UnitIndex(units), division, max_rows, prog.code, today, lang
         )
     except ImportFailed as exc:
         _hint_division(exc, division, other_divisions)
         raise
     finally:
         close()
-    today = today or clock.today()
     sample = is_sample(data)
-    current = store.records(division)
+    current = store.records(division, prog.code)
     history: dict[str, list[Event]] = {}
-    for event in store.events(division):
+    for event in store.events(division, prog.code):
         history.setdefault(event.code, []).append(event)
     result = ImportResult(
         filename,
@@ -765,7 +814,7 @@ def run_import(
         for step in steps:
             before = old
             if step.correction:
-                before = _in_force(history.get(code, []), step.day)
+                before = _in_force(history.get(code, []), step.day, prog.code)
             changes.append(
                 Change(
                     record=step.record,

@@ -3,42 +3,45 @@ zipped Shapefile (UTF-8), in EPSG:4326."""
 
 from __future__ import annotations
 
-import csv
 import io
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 
-from geo_app.core.records import NOT_LISTED, Standing, label
+from geo_app.core import programme as programmes
+from geo_app.core.programme import NOT_LISTED, Field, Programme
+from geo_app.core.records import Standing
 from geo_app.errors import BadRequest
+from geo_app.outputs import records
 
 #: Layer formats by file suffix (a zipped Shapefile for .zip).
 LAYER_FORMATS = {".geojson": "GeoJSON", ".gpkg": "GPKG", ".zip": "ESRI Shapefile"}
-#: Attribute names of the joined layer: at most 10 characters, so a Shapefile keeps them.
-LAYER_FIELDS = (
-    "code",
-    "name",
-    "kind",
-    "status",
-    "status_vi",
-    "own_status",
-    "designated",
-    "target_on",
-    "transf_on",
-    "unit",
-    "problems",
-    "notes",
-    "former",
-)
+#: The attributes every layer has around the programme's fields (10 characters at most, so a
+#: Shapefile keeps them); the programme's fields come between ``own_status`` and ``former``,
+#: named by their ``layer`` name.
+BEFORE_FIELDS = ("code", "name", "kind", "status", "status_vi", "own_status")
+AFTER_FIELDS = ("former",)
+
+
+def layer_fields(prog: Programme) -> tuple[str, ...]:
+    """Return the attribute names of a programme's joined layer, in order."""
+    return BEFORE_FIELDS + tuple(f.layer for f in prog.fields) + AFTER_FIELDS
+
+
+def _attribute(f: Field, value: Any) -> Any:
+    if f.type == "number":
+        return value
+    return f.to_text(value)
 
 
 def layer_frame(units, standing: Standing):
     """Return the boundary units joined to their records (one row per unit, EPSG:4326).
 
     ``status`` is what the map shows: the gravest of the unit's own record (``own_status``,
-    whose dates and text fill the other fields) and of the records of the former units that
+    whose fields fill the programme's attributes) and of the records of the former units that
     went into it, listed in ``former`` as ``division:code status`` ("split" when the former
     unit went into several).
 
@@ -47,8 +50,9 @@ def layer_frame(units, standing: Standing):
     units:
         GeoDataFrame with code, name, kind and geometry.
     standing:
-        What the units show (`geo_app.readmodel.ReadModel.standing`).
+        What the units show (`geo_app.readmodel.ReadModel.standing`), in one programme.
     """
+    prog = programmes.get(standing.programme)
     shown = standing.statuses(list(units["code"]))
     rows = []
     for code, name, kind in zip(units["code"], units["name"], units["kind"], strict=True):
@@ -58,25 +62,20 @@ def layer_frame(units, standing: Standing):
         for p, old in standing.former_units(code):
             text = f"{p['old_division']}:{p['old_code']} {old.record.status if old else NOT_LISTED}"
             former.append(text + (" split" if p["split"] else ""))
-        rows.append(
-            {
-                "code": code,
-                "name": name,
-                "kind": kind,
-                "status": shown[code],
-                "status_vi": label(shown[code]),
-                "own_status": rec.status if rec else NOT_LISTED,
-                "designated": rec.designated_on.isoformat() if rec and rec.designated_on else "",
-                "target_on": rec.target_on.isoformat() if rec and rec.target_on else "",
-                "transf_on": rec.transformed_on.isoformat() if rec and rec.transformed_on else "",
-                "unit": rec.unit if rec else "",
-                "problems": "; ".join(rec.problems) if rec else "",
-                "notes": rec.notes if rec else "",
-                "former": ", ".join(former),
-            }
-        )
+        row = {
+            "code": code,
+            "name": name,
+            "kind": kind,
+            "status": shown[code],
+            "status_vi": prog.label(shown[code], "vi"),
+            "own_status": rec.status if rec else NOT_LISTED,
+        }
+        for f in prog.fields:
+            row[f.layer] = _attribute(f, rec.get(f.name) if rec else None)
+        row["former"] = ", ".join(former)
+        rows.append(row)
     return gpd.GeoDataFrame(
-        rows, columns=list(LAYER_FIELDS), geometry=units.geometry.values, crs=units.crs
+        rows, columns=list(layer_fields(prog)), geometry=units.geometry.values, crs=units.crs
     ).to_crs("EPSG:4326")
 
 
@@ -104,7 +103,7 @@ def shapefile_frame(frame):
     """
     out = frame.copy()
     long_rows: list[tuple[str, str, int, str]] = []
-    for col in LAYER_FIELDS:
+    for col in [c for c in out.columns if c != out.geometry.name]:
         values = list(out[col])
         changed = False
         for i, value in enumerate(values):
@@ -134,11 +133,8 @@ def layer_bytes(frame, suffix: str) -> bytes:
             shp_frame, long_rows = shapefile_frame(frame)
             shp_frame.to_file(folder / "communes.shp", engine="fiona", encoding="utf-8")
             if long_rows:
-                text = io.StringIO()
-                writer = csv.writer(text)
-                writer.writerow(["code", "field", "bytes", "text"])
-                writer.writerows(long_rows)
-                (folder / LONG_TEXT_FILE).write_text("\ufeff" + text.getvalue(), "utf-8")
+                table = [["code", "field", "bytes", "text"], *long_rows]
+                (folder / LONG_TEXT_FILE).write_bytes(records.spreadsheet_bytes(table, "csv"))
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
                 for f in sorted(folder.iterdir()):

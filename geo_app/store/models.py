@@ -11,11 +11,14 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -53,36 +56,37 @@ class Base(DeclarativeBase):
 
 
 class StatusRecord(Base):
-    """The current record of one unit of one division."""
+    """The current record of one unit of one division in one programme.
+
+    Its fields are the programme's (`geo_app.core.programme`), kept as one JSON object.
+    """
 
     __tablename__ = "status_records"
-    __table_args__ = (UniqueConstraint("division", "code", name="uq_status_records_division_code"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "programme", "division", "code", name="uq_status_records_programme_division_code"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme: Mapped[str] = mapped_column(String(32), nullable=False, default="hotspot")
     division: Mapped[str] = mapped_column(String(32), nullable=False)
     code: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
-    designated_on: Mapped[dt.date | None] = mapped_column(Date)
-    target_on: Mapped[dt.date | None] = mapped_column(Date)
-    transformed_on: Mapped[dt.date | None] = mapped_column(Date)
-    unit: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    problems: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
-    notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    fields: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     sample: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     def to_record(self) -> Record:
-        return Record(
-            code=self.code,
-            status=self.status,
-            division=self.division,
-            designated_on=self.designated_on,
-            target_on=self.target_on,
-            transformed_on=self.transformed_on,
-            unit=self.unit or "",
-            problems=list(self.problems or []),
-            notes=self.notes or "",
+        return Record.from_content(
+            {
+                **(self.fields or {}),
+                "code": self.code,
+                "status": self.status,
+                "division": self.division,
+                "programme": self.programme,
+            }
         )
 
 
@@ -92,6 +96,9 @@ class HistoryEntry(Base):
     __tablename__ = "status_history"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme: Mapped[str] = mapped_column(
+        String(32), nullable=False, default="hotspot", index=True
+    )
     division: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     code: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -154,6 +161,31 @@ class LoginAttempt(Base):
     success: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
 
+class LoginSession(Base):
+    """One login: the cookie holds a random token, this row its SHA-256 and its state."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: logout, password, disabled, admin, idle
+    ended_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class DataRevision(Base):
+    """One row: what `Store.revision` adds to the newest ids (moved on by restores, repairs)."""
+
+    __tablename__ = "data_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 class Division(Base):
     """An administrative division: a set of units in force over a period."""
 
@@ -201,3 +233,106 @@ class CrosswalkRow(Base):
     split: Mapped[bool] = mapped_column(Boolean, nullable=False)
     share: Mapped[float | None] = mapped_column(Float)
     method: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class BoundarySet(Base):
+    """A boundary set as registered: its units' geometry (WKB) lives in `BoundaryUnit`.
+
+    The newest set of a division is the one in force; ``content_hash`` identifies its content
+    (the files' bytes, the field mapping and the encoding), whatever server read it.
+    """
+
+    __tablename__ = "boundary_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    #: how it came: "settings" (GEO_APP_BOUNDARIES at a start), "cli" or "web"
+    origin: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    source_crs: Mapped[str] = mapped_column(Text, nullable=False)
+    fields: Mapped[dict | None] = mapped_column(JSON)
+    repaired: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    warnings: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    units: Mapped[int] = mapped_column(Integer, nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class BoundaryUnit(Base):
+    """One unit of a stored boundary set, its geometry as WKB in EPSG:4326."""
+
+    __tablename__ = "boundary_units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_id: Mapped[int] = mapped_column(
+        ForeignKey("boundary_sets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    geom: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class Prepared(Base):
+    """Something derived from a boundary set once for every server, keyed by content hash:
+    display geometry (``kind`` "display") or the map's encoded data ("topology")."""
+
+    __tablename__ = "prepared"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    set_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    #: hash of the settings it was made with (algorithm, gap width, tolerance...)
+    params_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    meta: Mapped[dict] = mapped_column(JSON, nullable=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Job(Base):
+    """A background job (pack, preparation, overlay): its state, progress and result."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: what the result depends on (kind, boundary set, data revision, options): a job whose
+    #: key matches gives its result to a later request for the same thing
+    key: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    params: Mapped[dict] = mapped_column(JSON, nullable=False)
+    #: queued, running, done, failed
+    state: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result_name: Mapped[str | None] = mapped_column(Text)
+    result_type: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class TargetEventRow(Base):
+    """One change of one target of a unit's checklist: append-only."""
+
+    __tablename__ = "target_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme: Mapped[str] = mapped_column(String(32), nullable=False)
+    division: Mapped[str] = mapped_column(String(32), nullable=False)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    key: Mapped[str] = mapped_column(String(16), nullable=False)
+    effective_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    met_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    removed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    source: Mapped[str] = mapped_column(String(512), nullable=False)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -6,41 +6,59 @@ is made and upgraded by Alembic (`geo-app db upgrade`), never by `create_all` at
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import logging
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError, StatementError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.types import Date
+from sqlalchemy.types import Date, LargeBinary
 
 from geo_app import clock
+from geo_app.core.programme import DEFAULT
 from geo_app.core.records import Event, Record, Standing, state_as_of
 from geo_app.errors import GeoAppError, NotFound, StoreUnavailable
+from geo_app.store.geometry import GeometryStore
+from geo_app.store.jobs import JobStore
 from geo_app.store.models import (
     Assignment,
     AuditEntry,
     Base,
     CrosswalkRow,
+    DataRevision,
     Division,
     HistoryEntry,
     LoginAttempt,
+    LoginSession,
     StatusRecord,
+    TargetEventRow,
     UnitRow,
     User,
     UTCDateTime,
 )
+from geo_app.store.targets import TargetsMixin
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-#: Audit actions that change what units were made of (the crosswalk, a division's units).
-_LAYOUT_ACTIONS = ("crosswalk.import", "division.add", "division.replace")
+#: Audit actions that change what the views show without a new history entry: what units were
+#: made of (the crosswalk, a division's units), and the repair of a history entry in place.
+_LAYOUT_ACTIONS = ("crosswalk.import", "division.add", "division.replace", "status.repair")
+#: How long an ended or long unused login session is kept (then a new login forgets it).
+SESSION_RETENTION = dt.timedelta(days=30)
+#: Tables a backup leaves out and a restore leaves alone: login sessions are the running
+#: state of this installation (a restore never brings an ended session back), and the data
+#: revision's base only ever moves forward (`Store.restore`).
+_NOT_BACKED_UP = ("sessions", "data_revision")
 
 
 @dataclass
@@ -86,14 +104,19 @@ class Conflict(GeoAppError):
     status = 409
 
 
-class Store:
+class Store(GeometryStore, JobStore, TargetsMixin):
     """Access to the status store at one database URL."""
 
     def __init__(self, url: str):
         self.url = url
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
+            _private_sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]))
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreUnavailable(
+                f"GEO_APP_DATABASE_URL is not a database URL this app can use ({exc})"
+            ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -108,16 +131,29 @@ class Store:
     def session(self) -> Session:
         return self._sessions()
 
-    def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration (idempotent)."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or upgrade the schema to the newest migration, or to `revision` (idempotent)."""
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+
+        self._guard(run)
+
+    def head_revision(self) -> str:
+        """Return the newest migration this code knows (what `upgrade` brings a database to)."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head() or ""
 
     def _guard(self, fn, *args, **kwargs):
         try:
@@ -130,57 +166,61 @@ class Store:
                 ) from None
             if isinstance(exc, ProgrammingError):
                 raise
-            LOGGER.warning("store unavailable: %s", exc)
-            raise StoreUnavailable(
-                "the status database is unavailable; try again in a moment"
-            ) from None
+            down = StoreUnavailable("the status database is unavailable; try again in a moment")
+            down.reason = f"{self.display_url()}: {_first_line(exc.orig or exc)}"
+            LOGGER.warning("store unavailable: %s", down.reason)
+            raise down from None
 
     # -- reads -------------------------------------------------------------------------
     def revision(self) -> int:
         """Return the data revision: the cache key of everything the views show.
 
         It is the id of the newest history entry plus that of the newest audit entry for a
-        crosswalk or division change (0 when none): both only grow, so every status change
-        and every change of what units were made of gives a new, higher revision.
+        crosswalk or division change or a repaired history entry, plus that of the newest
+        target change (0 when none), plus the base kept in ``data_revision``. The ids only
+        grow, so every status change, every change of what units were made of and every change
+        of a checklist gives a new, higher revision; a restore brings older ids back, so it sets
+        the base to put the revision past every value served before (`restore`): a revision is
+        never reused, and each worker's caches, keyed by it, never serve a discarded timeline.
         """
 
         def run() -> int:
             with self.session() as s:
-                history = select(func.coalesce(func.max(HistoryEntry.id), 0)).scalar_subquery()
-                layout = (
-                    select(func.coalesce(func.max(AuditEntry.id), 0))
-                    .where(AuditEntry.action.in_(_LAYOUT_ACTIONS))
-                    .scalar_subquery()
-                )
-                return int(s.scalar(select(history + layout)))
+                return int(s.scalar(select(_revision_expr())))
 
         return self._guard(run)
 
-    def records(self, division: str) -> dict[str, StoredRecord]:
-        """Return every current record of `division`, by code."""
+    def records(self, division: str, programme: str = DEFAULT) -> dict[str, StoredRecord]:
+        """Return every current record of `division` in `programme`, by code."""
 
         def run():
             with self.session() as s:
-                rows = s.scalars(select(StatusRecord).where(StatusRecord.division == division))
+                rows = s.scalars(
+                    select(StatusRecord).where(
+                        StatusRecord.programme == programme, StatusRecord.division == division
+                    )
+                )
                 return {r.code: _stored(r) for r in rows}
 
         return self._guard(run)
 
-    def record(self, division: str, code: str) -> StoredRecord | None:
-        """Return the current record of one unit, or None."""
+    def record(self, division: str, code: str, programme: str = DEFAULT) -> StoredRecord | None:
+        """Return the current record of one unit in `programme`, or None."""
 
         def run():
             with self.session() as s:
                 row = s.scalar(
                     select(StatusRecord).where(
-                        StatusRecord.division == division, StatusRecord.code == code
+                        StatusRecord.programme == programme,
+                        StatusRecord.division == division,
+                        StatusRecord.code == code,
                     )
                 )
                 return _stored(row) if row else None
 
         return self._guard(run)
 
-    def history(self, division: str, code: str) -> list[dict[str, Any]]:
+    def history(self, division: str, code: str, programme: str = DEFAULT) -> list[dict[str, Any]]:
         """Return the history of one unit in the order it holds: by effective day, then as
         recorded (a correction sits where it belongs, not where it was typed)."""
 
@@ -188,7 +228,11 @@ class Store:
             with self.session() as s:
                 rows = s.scalars(
                     select(HistoryEntry)
-                    .where(HistoryEntry.division == division, HistoryEntry.code == code)
+                    .where(
+                        HistoryEntry.programme == programme,
+                        HistoryEntry.division == division,
+                        HistoryEntry.code == code,
+                    )
                     .order_by(HistoryEntry.effective_on, HistoryEntry.id)
                 )
                 return [_history_dict(h) for h in rows]
@@ -211,8 +255,9 @@ class Store:
 
         return self._guard(run)
 
-    def events(self, division: str) -> list[Event]:
-        """Return every history entry of `division` as dated events, oldest first."""
+    def events(self, division: str, programme: str = DEFAULT) -> list[Event]:
+        """Return every history entry of `division` in `programme` as dated events, oldest
+        first (as recorded)."""
 
         def run():
             with self.session() as s:
@@ -224,52 +269,59 @@ class Store:
                         HistoryEntry.new_status,
                         HistoryEntry.new,
                         HistoryEntry.date_source,
+                        HistoryEntry.source,
+                        HistoryEntry.actor,
                     )
-                    .where(HistoryEntry.division == division)
+                    .where(HistoryEntry.programme == programme, HistoryEntry.division == division)
                     .order_by(HistoryEntry.id)
                 )
-                return [Event(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+                return [Event(*r) for r in rows]
 
         return self._guard(run)
 
-    def records_as_of(self, division: str, day: dt.date | None) -> dict[str, StoredRecord]:
+    def records_as_of(
+        self, division: str, day: dt.date | None, programme: str = DEFAULT
+    ) -> dict[str, StoredRecord]:
         """Return the records of `division` in force on `day` by code (current when None).
 
         Records rebuilt from history carry version 0 and no ``updated_at``; their ``sample``
         flag is the current record's.
         """
-        current = self.records(division)
+        current = self.records(division, programme)
         if day is None:
             return current
         out: dict[str, StoredRecord] = {}
-        for code, ev in state_as_of(self.events(division), day).items():
-            record = Record.from_content(ev.content or {"code": code, "status": ev.status})
+        for code, ev in state_as_of(self.events(division, programme), day).items():
+            content = ev.content or {"code": code, "status": ev.status, "division": division}
+            record = Record.from_content(content, programme)
             record.status = ev.status
             now = current.get(code)
             out[code] = StoredRecord(record, 0, None, bool(now and now.sample))  # type: ignore[arg-type]
         return out
 
-    def standing(self, division: str, day: dt.date | None = None) -> Standing:
-        """Return what the units of `division` show on `day` (now when None).
+    def standing(
+        self, division: str, day: dt.date | None = None, programme: str = DEFAULT
+    ) -> Standing:
+        """Return what the units of `division` show in `programme` on `day` (now when None).
 
         That is their own records and, through the crosswalk into `division`, the records of
-        the former units that went into them (see `geo_app.status.Standing`).
+        the former units that went into them (see `geo_app.core.records.Standing`).
         """
         pairs = self.crosswalk_into(division)
         former: dict[tuple[str, str], StoredRecord] = {}
         for old in sorted({p["old_division"] for p in pairs}):
-            for code, rec in self.records_as_of(old, day).items():
+            for code, rec in self.records_as_of(old, day, programme).items():
                 former[(old, code)] = rec
-        return Standing(self.records_as_of(division, day), former, pairs)
+        return Standing(self.records_as_of(division, day, programme), former, pairs, programme)
 
-    def last_effective(self, division: str) -> dict[str, dt.date]:
-        """Return, per unit, the latest effective date in its history."""
+    def last_effective(self, division: str, programme: str = DEFAULT) -> dict[str, dt.date]:
+        """Return, per unit, the latest effective date in its history in `programme`."""
 
         def run():
             with self.session() as s:
                 rows = s.execute(
                     select(HistoryEntry.code, func.max(HistoryEntry.effective_on))
-                    .where(HistoryEntry.division == division)
+                    .where(HistoryEntry.programme == programme, HistoryEntry.division == division)
                     .group_by(HistoryEntry.code)
                 )
                 return {code: day for code, day in rows}
@@ -336,8 +388,14 @@ class Store:
 
         return self._guard(run)
 
-    def update_user(self, username: str, actor: str, source: str, **changes: Any) -> None:
+    def update_user(
+        self, username: str, actor: str, source: str, keep_session: str | None = None, **changes
+    ) -> None:
         """Change a user's role, password hash or disabled flag (one audit entry).
+
+        A new password or disabling the account ends every session of the user (but
+        `keep_session`, the token of the session making the change, when users change their
+        own password), in the same transaction.
 
         Raises
         ------
@@ -358,10 +416,35 @@ class Store:
                 shown = {k: v for k, v in changes.items() if k != "password_hash"}
                 if "password_hash" in changes:
                     shown["password"] = "changed"
+                if "password_hash" in changes or changes.get("disabled"):
+                    reason = "password" if "password_hash" in changes else "disabled"
+                    ended = _end_user_sessions(s, username, reason, clock.now(), keep_session)
+                    shown["sessions_ended"] = ended
                 action = "user.disable" if changes.get("disabled") else "user.update"
                 self._audit(s, actor, action, source, username, shown)
 
         self._guard(run)
+
+    def set_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Replace a user's password hash by an equivalent one (same password, newer argon2
+        parameters), unless it changed meanwhile. Not a change of password: no audit entry.
+
+        Returns
+        -------
+        bool
+            Whether the hash was replaced.
+        """
+
+        def run() -> bool:
+            with self.session() as s, s.begin():
+                result = s.execute(
+                    update(User)
+                    .where(User.username == username, User.password_hash == old_hash)
+                    .values(password_hash=new_hash)
+                )
+                return result.rowcount == 1
+
+        return self._guard(run)
 
     def set_assignments(
         self, username: str, division: str, codes: list[str], actor: str, source: str
@@ -457,7 +540,10 @@ class Store:
 
         return self._guard(run)
 
-    def record_login(self, username: str, address: str, success: bool) -> None:
+    def record_login(self, username: str, address: str, success: bool, source: str = "web") -> None:
+        """Record a login attempt for the limiter, with its audit entry (``auth.login`` or
+        ``auth.failed``), in one transaction."""
+
         def run():
             with self.session() as s, s.begin():
                 s.add(
@@ -468,8 +554,162 @@ class Store:
                         success=success,
                     )
                 )
+                action = "auth.login" if success else "auth.failed"
+                self._audit(s, username[:64], action, source, username[:64], {"address": address})
 
         self._guard(run)
+
+    def login_state(
+        self, since: dt.datetime, username: str, address: str
+    ) -> tuple[int, int, dt.datetime | None]:
+        """Return the failed logins since `since`: for the account from every address, for
+        the account from `address`, and when the last of the latter was."""
+
+        def run():
+            failed = (
+                select(func.count(), func.max(LoginAttempt.at))
+                .select_from(LoginAttempt)
+                .where(
+                    LoginAttempt.at >= since,
+                    LoginAttempt.success.is_(False),
+                    LoginAttempt.username == username,
+                )
+            )
+            with self.session() as s:
+                account = int(s.execute(failed).one()[0])
+                pair, last = s.execute(failed.where(LoginAttempt.address == address)).one()
+                return account, int(pair), last
+
+        return self._guard(run)
+
+    def audit_event(
+        self, actor: str, action: str, source: str, target: str, details: dict[str, Any]
+    ) -> None:
+        """Add one audit entry for an event that changes no table (a logout, an export...)."""
+
+        def run():
+            with self.session() as s, s.begin():
+                self._audit(s, actor, action, source, target[:128], details)
+
+        self._guard(run)
+
+    # -- login sessions ----------------------------------------------------------------
+    def start_session(self, username: str, address: str) -> str:
+        """Open a login session for `username`; return its token (only its hash is kept)."""
+        token = secrets.token_urlsafe(32)
+
+        def run():
+            now = clock.now()
+            with self.session() as s, s.begin():
+                # sessions ended or unused for a long time are of no more use: forget them
+                old = now - SESSION_RETENTION
+                s.execute(
+                    LoginSession.__table__.delete().where(
+                        (LoginSession.last_seen < old)
+                        | (LoginSession.ended_at.is_not(None) & (LoginSession.ended_at < old))
+                    )
+                )
+                s.add(
+                    LoginSession(
+                        token_hash=token_hash(token),
+                        username=username,
+                        address=address[:64],
+                        created_at=now,
+                        last_seen=now,
+                    )
+                )
+
+        self._guard(run)
+        return token
+
+    def session_user(
+        self, token: str, idle: dt.timedelta, touch_after: dt.timedelta | None = None
+    ) -> dict[str, Any] | None:
+        """Return the user of a live session (None when it is unknown, ended, idle for longer
+        than `idle`, or its account is disabled or gone).
+
+        A session idle for too long is ended here. ``last_seen`` is written at most once per
+        `touch_after` (a tenth of `idle` by default), not on every request.
+        """
+        touch_after = touch_after if touch_after is not None else idle / 10
+
+        def run():
+            now = clock.now()
+            with self.session() as s:
+                found = s.execute(
+                    select(LoginSession, User)
+                    .join(User, User.username == LoginSession.username)
+                    .where(LoginSession.token_hash == token_hash(token))
+                ).first()
+                if found is None:
+                    return None
+                sess, user = found
+                if sess.ended_at is not None or user.disabled:
+                    return None
+                found = _user_dict(user)
+                if now - sess.last_seen > idle:
+                    _end(s, [LoginSession.id == sess.id], "idle", now)
+                    found = None
+                elif now - sess.last_seen > touch_after:
+                    s.execute(
+                        update(LoginSession).where(LoginSession.id == sess.id).values(last_seen=now)
+                    )
+                s.commit()
+                return found
+
+        return self._guard(run)
+
+    def end_session(self, token: str, reason: str = "logout", address: str = "") -> None:
+        """End one session (every copy of its cookie); audited as ``auth.logout``."""
+
+        def run():
+            with self.session() as s, s.begin():
+                sess = s.scalar(
+                    select(LoginSession).where(LoginSession.token_hash == token_hash(token))
+                )
+                if sess is None or sess.ended_at is not None:
+                    return
+                _end(s, [LoginSession.id == sess.id], reason, clock.now())
+                self._audit(
+                    s, sess.username, "auth.logout", "web", sess.username, {"address": address}
+                )
+
+        self._guard(run)
+
+    def end_sessions(self, username: str, actor: str, source: str, keep: str | None = None) -> int:
+        """End every session of `username` but the one whose token is `keep`; audited as
+        ``user.end_sessions``. Return how many were ended.
+
+        Raises
+        ------
+        NotFound
+            When there is no such user.
+        """
+
+        def run() -> int:
+            with self.session() as s, s.begin():
+                if s.scalar(select(User.id).where(User.username == username)) is None:
+                    raise NotFound(f"no user named {username!r}")
+                n = _end_user_sessions(s, username, "admin", clock.now(), keep)
+                self._audit(s, actor, "user.end_sessions", source, username, {"ended": n})
+                return n
+
+        return self._guard(run)
+
+    def live_sessions(self, idle: dt.timedelta) -> dict[str, int]:
+        """Return how many live sessions (not ended, not idle too long) each user has."""
+
+        def run():
+            since = clock.now() - idle
+            with self.session() as s:
+                rows = s.execute(
+                    select(LoginSession.username, func.count())
+                    .where(LoginSession.ended_at.is_(None), LoginSession.last_seen >= since)
+                    .group_by(LoginSession.username)
+                )
+                return {name: int(n) for name, n in rows}
+
+        return self._guard(run)
 
     def login_failures(
         self, since: dt.datetime, username: str | None = None, address: str | None = None
@@ -505,10 +745,12 @@ class Store:
         fields: dict[str, str] | None = None,
         replace: bool = False,
         door: str = "cli",
+        boundary_set: dict[str, Any] | None = None,
     ) -> None:
         """Register a division with its units (code, name, kind, parent), in one transaction.
 
-        `door` ("cli" or "web") is the audit entry's source.
+        `door` ("cli" or "web") is the audit entry's source. `boundary_set` (the arguments of
+        `save_boundary_set` but the division) stores its polygons in the same transaction.
 
         Raises
         ------
@@ -562,6 +804,8 @@ class Store:
                         "valid_to": valid_to and valid_to.isoformat(),
                     },
                 )
+                if boundary_set is not None:
+                    self.save_boundary_set(name, session=s, **boundary_set)
 
         self._guard(run)
 
@@ -699,7 +943,7 @@ class Store:
             with self.engine.connect() as conn, conn.begin():
                 if self.engine.dialect.name == "postgresql":
                     conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                for table in Base.metadata.sorted_tables:
+                for table in _backed_up():
                     rows = conn.execute(select(table).order_by(table.c.id)).mappings()
                     out["tables"][table.name] = [_jsonable(dict(r)) for r in rows]
             return out
@@ -708,6 +952,10 @@ class Store:
 
     def restore(self, data: dict[str, Any]) -> dict[str, int]:
         """Replace every table's rows with those of a backup, in one transaction.
+
+        The data revision moves forward, past every revision served before the restore (the
+        restored ids may be lower than the discarded ones): every worker serves the restored
+        data on its next request. Login sessions are left as they are.
 
         Raises
         ------
@@ -727,9 +975,17 @@ class Store:
         def run():
             counts: dict[str, int] = {}
             with self.engine.begin() as conn:
-                for table in reversed(Base.metadata.sorted_tables):
+                base = DataRevision.__table__
+                # one restore (or writer) at a time moves the base; the old revision is read
+                # under that lock, in this transaction
+                locked = select(base.c.base).where(base.c.id == 1)
+                if self.engine.dialect.name == "postgresql":
+                    locked = locked.with_for_update()
+                conn.execute(locked)
+                before = int(conn.scalar(select(_revision_expr())))
+                for table in reversed(_backed_up()):
                     conn.execute(table.delete())
-                for table in Base.metadata.sorted_tables:
+                for table in _backed_up():
                     rows = [_from_json(table, r) for r in tables.get(table.name, [])]
                     if rows:
                         conn.execute(table.insert(), rows)
@@ -739,6 +995,11 @@ class Store:
                             f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                             f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
                         )
+                restored = int(conn.scalar(select(_revision_expr(with_base=False))))
+                new_base = before + 1 - restored
+                moved = conn.execute(update(base).where(base.c.id == 1).values(base=new_base))
+                if moved.rowcount != 1:
+                    conn.execute(base.insert().values(id=1, base=new_base))
             return counts
 
         try:
@@ -768,6 +1029,7 @@ class Store:
                         _write_one(s, ch, now, sample)
                     s.add(
                         HistoryEntry(
+                            programme=ch.record.programme,
                             division=ch.record.division,
                             code=ch.record.code,
                             changed_at=now,
@@ -788,8 +1050,9 @@ class Store:
                             actor=actor,
                             action=_action(ch),
                             source=source,
-                            target=f"{ch.record.division}:{ch.record.code}",
+                            target=_target(ch.record),
                             details={
+                                "programme": ch.record.programme,
                                 "old_status": ch.old.status if ch.old else None,
                                 "new_status": ch.record.status,
                                 "effective_on": ch.effective_on.isoformat(),
@@ -802,6 +1065,141 @@ class Store:
 
         return self._guard(run)
 
+    def repair_history(
+        self,
+        division: str,
+        code: str,
+        entry_id: int,
+        effective_on: dt.date,
+        record: Record,
+        note: str,
+        actor: str,
+        source: str,
+    ) -> dict[str, Any]:
+        """Replace one history entry of a unit (its effective day and the record it left), the
+        one audited exception to an append-only history: how an administrator repairs a unit
+        damaged by an impossible date.
+
+        The unit's current record is then recomputed as its latest entry by (effective_on,
+        id); the audit entry (``status.repair``) holds the entry's old and new content and
+        the reason. The data revision moves on. The caller checks the new values against the
+        change rule (`geo_app.core.changes.check_repair`).
+
+        Returns
+        -------
+        dict
+            The entry as `history` gives it, after the repair.
+
+        Raises
+        ------
+        NotFound
+            When the unit has no history entry `entry_id`.
+        """
+
+        def run():
+            now = clock.now()
+            with self.session() as s, s.begin():
+                h = s.get(HistoryEntry, entry_id)
+                if (
+                    h is None
+                    or h.division != division
+                    or h.code != code
+                    or h.programme != record.programme
+                ):
+                    raise NotFound(f"unit {code} has no history entry {entry_id}")
+                before = {
+                    "effective_on": h.effective_on.isoformat(),
+                    "status": h.new_status,
+                    "record": h.new,
+                }
+                h.effective_on = effective_on
+                h.new_status = record.status
+                h.new = record.content()
+                h.date_source = "given"
+                after = {
+                    "effective_on": effective_on.isoformat(),
+                    "status": record.status,
+                    "record": h.new,
+                }
+                s.flush()
+                _current_from_history(s, record, now)
+                self._audit(
+                    s,
+                    actor,
+                    "status.repair",
+                    source,
+                    f"{division}:{code}",
+                    {"entry": entry_id, "note": note, "old": before, "new": after},
+                )
+                s.flush()
+                return _history_dict(h)
+
+        return self._guard(run)
+
+
+def _current_from_history(s: Session, rec: Record, now: dt.datetime) -> None:
+    """Make the current record of `rec`'s unit (division, code, programme) its latest history
+    entry by (effective_on, id)."""
+    latest = s.scalars(
+        select(HistoryEntry)
+        .where(
+            HistoryEntry.programme == rec.programme,
+            HistoryEntry.division == rec.division,
+            HistoryEntry.code == rec.code,
+        )
+        .order_by(HistoryEntry.effective_on.desc(), HistoryEntry.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return
+    content = latest.new or {"code": rec.code, "status": latest.new_status}
+    current = Record.from_content(
+        {**content, "division": rec.division, "status": latest.new_status}, rec.programme
+    ).content()
+    s.execute(
+        update(StatusRecord)
+        .where(*_where(rec))
+        .values(
+            status=latest.new_status,
+            fields={k: v for k, v in current.items() if k not in _NOT_FIELDS},
+            updated_at=now,
+            version=StatusRecord.version + 1,
+        )
+    )
+
+
+def _end(s: Session, where: list, reason: str, now: dt.datetime) -> int:
+    result = s.execute(
+        update(LoginSession)
+        .where(LoginSession.ended_at.is_(None), *where)
+        .values(ended_at=now, ended_by=reason)
+    )
+    return int(result.rowcount or 0)
+
+
+def _end_user_sessions(
+    s: Session, username: str, reason: str, now: dt.datetime, keep: str | None
+) -> int:
+    where = [LoginSession.username == username]
+    if keep:
+        where.append(LoginSession.token_hash != token_hash(keep))
+    return _end(s, where, reason, now)
+
+
+def _target(rec: Record) -> str:
+    """Return the audit target of a record: "2025:16522", or "drugs:2025:16522" outside the
+    default programme."""
+    where = f"{rec.division}:{rec.code}"
+    return where if rec.programme == DEFAULT else f"{rec.programme}:{where}"
+
+
+def _where(rec: Record) -> list:
+    return [
+        StatusRecord.programme == rec.programme,
+        StatusRecord.division == rec.division,
+        StatusRecord.code == rec.code,
+    ]
+
 
 def _action(ch: Change) -> str:
     if ch.correction:
@@ -812,7 +1210,7 @@ def _action(ch: Change) -> str:
 def _count_correction(s: Session, ch: Change, now: dt.datetime) -> None:
     """Count a correction on the unit's record (its version moves); its content stays."""
     rec = ch.record
-    where = [StatusRecord.division == rec.division, StatusRecord.code == rec.code]
+    where = _where(rec)
     if ch.expected_version is not None:
         where.append(StatusRecord.version == ch.expected_version)
     result = s.execute(
@@ -824,29 +1222,25 @@ def _count_correction(s: Session, ch: Change, now: dt.datetime) -> None:
 
 def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
     rec = ch.record
+    content = rec.content()
     values = dict(
         status=rec.status,
-        designated_on=rec.designated_on,
-        target_on=rec.target_on,
-        transformed_on=rec.transformed_on,
-        unit=rec.unit,
-        problems=list(rec.problems),
-        notes=rec.notes,
+        fields={k: v for k, v in content.items() if k not in _NOT_FIELDS},
         sample=sample,
         updated_at=now,
     )
     if ch.old is None:
-        exists = s.scalar(
-            select(StatusRecord.id).where(
-                StatusRecord.division == rec.division, StatusRecord.code == rec.code
-            )
-        )
+        exists = s.scalar(select(StatusRecord.id).where(*_where(rec)))
         if exists is not None:
             raise Conflict(f"unit {rec.code} gained a record meanwhile; reload and try again")
-        s.add(StatusRecord(division=rec.division, code=rec.code, version=1, **values))
+        s.add(
+            StatusRecord(
+                programme=rec.programme, division=rec.division, code=rec.code, version=1, **values
+            )
+        )
         s.flush()
         return
-    where = [StatusRecord.division == rec.division, StatusRecord.code == rec.code]
+    where = _where(rec)
     if ch.expected_version is not None:
         where.append(StatusRecord.version == ch.expected_version)
     result = s.execute(
@@ -856,13 +1250,74 @@ def _write_one(s: Session, ch: Change, now: dt.datetime, sample: bool) -> None:
         raise Conflict(f"unit {rec.code} was changed meanwhile; reload and try again")
 
 
+#: What a record's content holds besides its fields.
+_NOT_FIELDS = ("code", "status", "division", "programme")
 BACKUP_FORMAT = "geo-app-backup/1"
+
+
+def _backed_up() -> list:
+    """Return the tables a backup holds, in dependency order."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in _NOT_BACKED_UP]
+
+
+def _revision_expr(with_base: bool = True):
+    """Return the SQL expression of the data revision (see `Store.revision`)."""
+    history = select(func.coalesce(func.max(HistoryEntry.id), 0)).scalar_subquery()
+    layout = (
+        select(func.coalesce(func.max(AuditEntry.id), 0))
+        .where(AuditEntry.action.in_(_LAYOUT_ACTIONS))
+        .scalar_subquery()
+    )
+    targets = select(func.coalesce(func.max(TargetEventRow.id), 0)).scalar_subquery()
+    if not with_base:
+        return history + layout + targets
+    base = select(func.coalesce(func.max(DataRevision.base), 0)).scalar_subquery()
+    return history + layout + targets + base
+
+
+def _first_line(exc: BaseException) -> str:
+    """Return the first line of a driver's error (the reason, without SQL or traceback)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Make a new SQLite file's folder (0700) and the file itself (0600) private.
+
+    An existing folder or file keeps its permissions (`geo-app doctor` reports them).
+
+    Raises
+    ------
+    StoreUnavailable
+        When the folder cannot be made or the file cannot be created there.
+    """
+    if str(path) in ("", ":memory:"):
+        return
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # e.g. instance/: private
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"the status database {path} cannot be created ({exc.strerror})"
+        ) from None
+    os.close(fd)
+
+
+def token_hash(token: str) -> str:
+    """Return what the store keeps of a session token (its SHA-256, hex)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in row.items():
-        out[key] = value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+        if isinstance(value, dt.date | dt.datetime):
+            value = value.isoformat()
+        elif isinstance(value, bytes | memoryview):
+            value = base64.b64encode(bytes(value)).decode("ascii")
+        out[key] = value
     return out
 
 
@@ -874,6 +1329,8 @@ def _from_json(table, row: dict[str, Any]) -> dict[str, Any]:
             value = dt.datetime.fromisoformat(value)
         elif value is not None and isinstance(col.type, Date):
             value = dt.date.fromisoformat(value)
+        elif value is not None and isinstance(col.type, LargeBinary):
+            value = base64.b64decode(value)
         out[col.name] = value
     return out
 

@@ -9,8 +9,9 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from geo_app import clock, config
+from geo_app.core import programme as programmes
 from geo_app.errors import GeoAppError
-from geo_app.web import admin, api, auth, downloads, exports, pages
+from geo_app.web import admin, api, auth, downloads, exports, jobs, lists, pages
 from geo_app.web.common import ROOT, Services, error_response
 
 LOGGER = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def build_app(overrides: dict[str, Any] | None = None, warm: bool = False) -> Fl
     """Build the Flask app on the settings (see `geo_app.config`)."""
     settings = config.load(overrides)
     clock.set_zone(settings["TIMEZONE"])
+    programmes.configure([settings["PROGRAMMES_DIR"]])
     app = Flask(
         "geo_app",
         static_folder=str(ROOT / "static"),
@@ -54,6 +56,8 @@ def build_app(overrides: dict[str, Any] | None = None, warm: bool = False) -> Fl
     app.register_blueprint(exports.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(lists.bp)
     if settings["PROXIES"]:  # trust X-Forwarded-* from that many proxies, no more
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -8,7 +8,6 @@ a division only when the administrator accepts that report (`geo_app.divisions`)
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -28,18 +27,23 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from geo_app import accounts, clock, config
+from geo_app.core import programme as programmes
 from geo_app.core.records import parse_date
 from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
 from geo_app.geodata import boundaries, divisions
 from geo_app.i18n import format_date, format_timestamp
 from geo_app.io.importer import format_problem
+from geo_app.outputs import records
 from geo_app.web.common import (
     error_response,
     page_context,
     page_lang,
+    request_programme,
     requires,
     run_web_import,
     services,
+    session_idle,
+    session_token,
     truthy,
     unit_geometry,
     upload_max_bytes,
@@ -92,9 +96,11 @@ def _filter_values() -> dict[str, str]:
 def _admin_page(status: int = 200, error: str | None = None):
     svc = services()
     users = svc.store.users()
+    live = svc.store.live_sessions(session_idle(svc.settings))
     for u in users:
         u.pop("password_hash", None)
         u["assigned"] = sorted(svc.store.assignments(u["username"], svc.division))
+        u["sessions"] = live.get(u["username"], 0)
     filters = audit_filters()
     entries = svc.store.audit_entries(limit=AUDIT_SHOWN, **filters)
     lang = page_lang()
@@ -139,7 +145,7 @@ def add_user():
     try:
         username = accounts.check_username((form.get("username") or "").strip().lower())
         role = accounts.check_role(form.get("role") or "")
-        password_hash = accounts.hash_password(form.get("password") or "")
+        password_hash = accounts.hash_password(form.get("password") or "", username)
         services().store.add_user(username, password_hash, role, current_user.username, _SOURCE)
     except GeoAppError as exc:
         return _failed(exc)
@@ -161,17 +167,31 @@ def update_user(username: str):
         if form.get("disabled") in ("0", "1"):
             changes["disabled"] = form["disabled"] == "1"
         if form.get("password"):
-            changes["password_hash"] = accounts.hash_password(form["password"])
+            changes["password_hash"] = accounts.hash_password(form["password"], username)
         if not changes:
             raise BadRequest(_("Nothing to change."))
         if username == current_user.username and (
             changes.get("disabled") or changes.get("role", "admin") != "admin"
         ):
             raise BadRequest(_("You cannot disable your own account or take away your own role."))
-        store.update_user(username, current_user.username, _SOURCE, **changes)
+        # a new password ends every session of the user: another's, or the admin's own others
+        keep = session_token() if username == current_user.username else None
+        store.update_user(username, current_user.username, _SOURCE, keep_session=keep, **changes)
     except GeoAppError as exc:
         return _failed(exc)
     return _done(_("User %(name)s changed.", name=username))
+
+
+@bp.post("/admin/users/<username>/sessions")
+@requires("admin")
+def end_sessions(username: str):
+    """End every login session of one user (an administrator's own: every other one)."""
+    try:
+        keep = session_token() if username == current_user.username else None
+        n = services().store.end_sessions(username, current_user.username, _SOURCE, keep=keep)
+    except GeoAppError as exc:
+        return _failed(exc)
+    return _done(_("Sessions of %(name)s ended: %(n)s.", name=username, n=n))
 
 
 @bp.post("/admin/users/<username>/assignments")
@@ -199,11 +219,10 @@ def audit_csv():
     """Download the audit log as CSV, with the page's filters."""
     entries = services().store.audit_entries(**audit_filters())
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "at", "actor", "action", "source", "target", "details"])
+    rows: list[list[Any]] = [["id", "at", "actor", "action", "source", "target", "details"]]
     for e in entries:
         local = clock.local(dt.datetime.fromisoformat(e["at"]))  # e.g. 2026-12-01T03:00:00+07:00
-        writer.writerow(
+        rows.append(
             [
                 e["id"],
                 local.isoformat(timespec="seconds"),
@@ -214,6 +233,7 @@ def audit_csv():
                 json.dumps(e["details"], ensure_ascii=False, sort_keys=True),
             ]
         )
+    records.write_csv(out, rows)  # a file name or a user name typed as "=..." stays text
     body = "\ufeff" + out.getvalue()  # BOM: spreadsheets then read UTF-8 right
     resp = Response(body.encode("utf-8"), mimetype="text/csv")
     resp.headers["Content-Disposition"] = 'attachment; filename="audit.csv"'
@@ -229,12 +249,15 @@ def import_page():
     result = problems = None
     error = None
     status = 200
+    chosen = programmes.DEFAULT
     if request.method == "POST":
         try:
+            chosen = request_programme().code
             result = run_web_import(
                 request.files.get("file"),
                 truthy(request.form.get("dry_run")),
                 truthy(request.form.get("correct")),
+                chosen,
                 request.form.get("sheet"),
             )
         except ImportFailed as exc:
@@ -244,7 +267,17 @@ def import_page():
         except GeoAppError as exc:
             error = exc.message
             status = exc.status if exc.status < 500 else 400
-    return _page("import.html", status, result=result, error=error, problems=problems)
+    lang = page_lang()
+    choices = [(p.code, p.name(lang)) for p in programmes.all_programmes()]
+    return _page(
+        "import.html",
+        status,
+        result=result,
+        error=error,
+        problems=problems,
+        programmes=choices,
+        chosen=chosen,
+    )
 
 
 # -- boundary sets ----------------------------------------------------------------------------
@@ -377,8 +410,14 @@ def _message(exc: GeoAppError) -> str:
     if isinstance(exc, divisions.CurrentDivision):
         return _(
             "%(name)s is the current division, whose units come from the configured boundary "
-            "set; choose another name.",
+            "set; choose another name, or tick “Replace the division of that name” to give the "
+            "map this boundary set.",
             name=exc.name,
+        )
+    if isinstance(exc, divisions.MissingUnits):
+        return _(
+            "The boundary set lacks units that have records (%(codes)s); nothing was registered.",
+            codes=", ".join(exc.details[:20]),
         )
     if isinstance(exc, divisions.DivisionExists):
         return _(
@@ -630,6 +669,8 @@ def boundaries_accept():
             reference=_reference_units(),
             confirm_ballpark=truthy(request.form.get("confirm_ballpark")),
         )  # no display geometry here: `geo-app boundaries prepare` does it, never a request
+        if done.current:  # the map's new set: a background job prepares it for every server
+            svc.queue().submit("prepare", {}, current_user.username)
     except GeoAppError as exc:
         return _boundaries_page(_page_status(exc), error=_message(exc), form=raw)
     _discard(staged.token)

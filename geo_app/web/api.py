@@ -1,4 +1,8 @@
-"""JSON API: the map page's twin. Bad parameters get a 400, unknown units a 404, both as JSON."""
+"""JSON API: the map page's twin. Bad parameters get a 400, unknown units a 404, both as JSON.
+
+Every route takes ``?programme=CODE`` (default ``hotspot``): the statuses, fields and figures
+are that programme's (`geo_app.core.programme`).
+"""
 
 from __future__ import annotations
 
@@ -13,24 +17,17 @@ from flask_login import current_user
 
 from geo_app import clock
 from geo_app.core import changes
-from geo_app.core.records import (
-    RECORD_STATUSES,
-    TRANSFORMED,
-    Record,
-    label,
-    parse_date,
-    parse_status,
-    rollup,
-    split_problems,
-)
+from geo_app.core.programme import NOT_LISTED, Programme, all_programmes
+from geo_app.core.records import Record, parse_date
 from geo_app.errors import BadRequest, GeoAppError, NotFound
-from geo_app.i18n import format_date, format_timestamp
-from geo_app.store import Change, Conflict
+from geo_app.geodata import divisions
+from geo_app.store import Change, Conflict, TargetChange
 from geo_app.web.common import (
     Payload,
     api_lang,
     map_cache,
     parse_as_of,
+    request_programme,
     requires,
     run_web_import,
     send_payload,
@@ -47,7 +44,6 @@ bp = Blueprint("api", __name__)
 _CODE = re.compile(r"^[0-9A-Za-z_-]{1,16}$")
 MAX_QUERY = 100
 MAX_LIMIT = 50
-_DATE_FIELDS = ("designated_on", "target_on", "transformed_on")
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -74,23 +70,18 @@ def communes_geojson():
     """Send every unit with its code, name, kind, status and status label (GeoJSON)."""
     lang = api_lang()
     as_of = parse_as_of()
+    prog = request_programme()
     svc = services()
     geometry = unit_geometry()
     revision = svc.revision()
-    key = ("communes.geojson", geometry.key, revision, lang, as_of)
+    key = ("communes.geojson", geometry.key, prog.code, revision, lang, as_of)
 
     def make() -> Payload:
-        statuses = view_as_of(as_of, revision).listed
-        return Payload.of(geometry.communes_geojson(statuses, lang), "application/geo+json")
+        statuses = view_as_of(as_of, revision, prog.code).listed
+        body = geometry.communes_geojson(statuses, lang, prog.code)
+        return Payload.of(body, "application/geo+json")
 
-    return send_payload(map_cache().get(key, make), "private, no-cache")
-
-
-def _display_dates(content: dict[str, Any], lang: str) -> dict[str, str]:
-    return {
-        f: format_date(dt.date.fromisoformat(content[f]), lang) if content.get(f) else ""
-        for f in _DATE_FIELDS
-    }
+    return send_payload(map_cache().get(key, make), "private, no-store")
 
 
 def _check_code(code: str) -> dict[str, str]:
@@ -104,7 +95,8 @@ def _check_code(code: str) -> dict[str, str]:
 
 
 def _may_edit(code: str) -> bool:
-    """Tell whether the logged-in user may change the record of `code`."""
+    """Tell whether the logged-in user may change the record of `code` (in every programme:
+    an officer's assignments are units, not programmes)."""
     if not current_user.is_authenticated:
         return False
     if current_user.can("edit_any"):
@@ -115,73 +107,16 @@ def _may_edit(code: str) -> bool:
     )
 
 
-def _record_dict(stored, lang: str) -> dict[str, Any]:
-    record = stored.to_dict()
-    record["display"] = _display_dates(record, lang)
-    return record
-
-
-def unit_details(code: str, lang: str, as_of: dt.date | None = None) -> dict[str, Any]:
-    """Return what ``GET /api/communes/<code>`` sends: the unit, its record and its history.
-
-    ``status`` is what the map shows: the gravest of the unit's own record (``own_status``)
-    and of the records of the former units that went into it, listed in ``former``, each with
-    its own status and dates and whether it was split between several units.
-    """
+def unit_details(
+    code: str, lang: str, as_of: dt.date | None = None, prog: Programme | None = None
+) -> dict[str, Any]:
+    """Return what ``GET /api/communes/<code>`` sends: the read model's details of the unit
+    (`geo_app.readmodel.ReadModel.details`) and whether the user may change its record."""
     unit = _check_code(code)
-    svc = services()
-    standing = view_as_of(as_of).standing
-    stored = svc.store.record(svc.division, code) if as_of is None else standing.records.get(code)
-    history = svc.store.history(svc.division, code)
-    if as_of is not None:
-        history = [h for h in history if h["effective_on"] <= as_of.isoformat()]
-    own_status = stored.record.status if stored else maps.NOT_LISTED
-    former = []
-    former_units = standing.former_units(code)
-    for pair, rec in former_units:
-        st = rec.record.status if rec else maps.NOT_LISTED
-        former.append(
-            {
-                "division": pair["old_division"],
-                "code": pair["old_code"],
-                "name": pair["name"],
-                "kind": pair["kind"],
-                "split": bool(pair["split"]),
-                "status": st,
-                "status_label": label(st, lang),
-                "record": _record_dict(rec, lang) if rec else None,
-            }
-        )
-    status = rollup([own_status, *(f["status"] for f in former)])
-    return {
-        **unit,
-        "status": status,
-        "status_label": label(status, lang),
-        "own_status": own_status,
-        "own_status_label": label(own_status, lang),
-        "record": _record_dict(stored, lang) if stored else None,
-        "former": former,
-        "sample": bool(stored and stored.sample)
-        or any(rec is not None and rec.sample for _, rec in former_units),
-        "as_of": as_of.isoformat() if as_of else None,
-        "can_edit": as_of is None and _may_edit(code),
-        "history": [
-            {
-                **h,
-                "old_status_label": label(h["old_status"], lang) if h["old_status"] else None,
-                "new_status_label": label(h["new_status"], lang),
-                "effective_on_display": format_date(dt.date.fromisoformat(h["effective_on"]), lang),
-                "changed_at_display": format_timestamp(
-                    dt.datetime.fromisoformat(h["changed_at"]), lang
-                ),
-                # recorded after a change that takes effect later: it went into the past
-                "correction": any(
-                    o["id"] < h["id"] and o["effective_on"] > h["effective_on"] for o in history
-                ),
-            }
-            for h in history
-        ],
-    }
+    prog = prog or request_programme()
+    details = services().reader.details(unit, as_of, prog.code, lang)
+    details["can_edit"] = as_of is None and _may_edit(code)
+    return details
 
 
 @bp.get("/api/communes/<code>")
@@ -191,23 +126,31 @@ def commune(code: str):
     return jsonify(unit_details(code, lang, parse_as_of()))
 
 
+@bp.get("/api/communes/<code>/neighbours")
+def neighbours(code: str):
+    """List the units next to one unit (in SQL with PostGIS, else with shapely)."""
+    lang = api_lang()
+    prog = request_programme()
+    svc = services()
+    geometry = unit_geometry()
+    if geometry.unit(code) is None:
+        raise NotFound(f"no unit {code[:20]!r} in the boundary set")
+    codes, how = divisions.neighbours(svc.store, code, svc.settings)
+    statuses = view_as_of(None, None, prog.code).statuses
+    labels = maps.status_labels(lang, prog.code)
+    units = []
+    for c in codes:
+        unit = geometry.unit(c)
+        if unit is not None:
+            status = statuses.get(c, "not_listed")
+            units.append({**unit, "status": status, "status_label": labels[status]})
+    return jsonify({"code": code, "programme": prog.code, "neighbours": units, "computed_by": how})
+
+
 # -- editing ----------------------------------------------------------------------------------
 MAX_NOTE = 2000
-MAX_TEXT = 5000
-MAX_UNIT = 300
-_EDIT_FIELDS = {
-    "correction",
-    "status",
-    "effective_on",
-    "note",
-    "version",
-    "designated_on",
-    "target_on",
-    "transformed_on",
-    "unit",
-    "problems",
-    "notes",
-}
+#: What an edit sends besides the programme's fields.
+_EDIT_KEYS = {"correction", "status", "effective_on", "note", "version"}
 
 
 def _text_field(body: dict[str, Any], name: str, limit: int) -> str:
@@ -240,6 +183,38 @@ def _date_field(body: dict[str, Any], name: str) -> dt.date | None:
         ) from None
 
 
+def _field_value(prog: Programme, body: dict[str, Any], name: str) -> Any:
+    """Return a programme field's value as sent, checked (400 naming it when wrong)."""
+    f = prog.field(name)
+    raw = body.get(name)
+    if f.type == "date":
+        return _date_field(body, name)
+    if f.type == "list":
+        if isinstance(raw, list) and all(isinstance(p, str) for p in raw):
+            items = f.clean(raw)
+        elif raw is None or isinstance(raw, str):
+            items = f.clean(raw)
+        else:
+            raise BadRequest(
+                _("%(field)s must be a list of text, or text separated by ';'.", field=name)
+            )
+        if sum(len(p) for p in items) > f.max_length:
+            raise BadRequest(
+                _("%(field)s is too long (at most %(n)s characters).", field=name, n=f.max_length)
+            )
+        return items
+    if f.type == "number":
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise BadRequest(_("%(field)s must be a number.", field=name))
+        try:
+            return f.clean(raw)
+        except ValueError:
+            raise BadRequest(_("%(field)s must be a number.", field=name)) from None
+    return _text_field(body, name, f.max_length)
+
+
 def _conflict(code: str, lang: str, message: str):
     body = {"error": message, "status": 409, "current": unit_details(code, lang)}
     return jsonify(body), 409
@@ -250,28 +225,28 @@ def _conflict(code: str, lang: str, message: str):
 def edit_status(code: str):
     """Change a unit's status and record: JSON {status, effective_on, note, version, ...}."""
     lang = api_lang()
+    prog = request_programme()
     _check_code(code)
     if not _may_edit(code):
         raise GeoAppError(_("You may only change the units assigned to you."), status=403)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest(_("Send the change as a JSON object."))
-    unknown = sorted(set(body) - _EDIT_FIELDS)
+    unknown = sorted(set(body) - _EDIT_KEYS - set(prog.by_field))
     if unknown:
         raise BadRequest(_("Unknown field: %(fields)s.", fields=", ".join(unknown)))
+    codes = ", ".join(prog.record_statuses)
     raw_status = body.get("status")
     if not isinstance(raw_status, str) or not raw_status.strip():
-        raise BadRequest(
-            _("status is required: one of %(codes)s.", codes=", ".join(RECORD_STATUSES))
-        )
+        raise BadRequest(_("status is required: one of %(codes)s.", codes=codes))
     try:
-        wanted = parse_status(raw_status)
+        wanted = prog.parse_status(raw_status)
     except ValueError:
         raise BadRequest(
             _(
                 "status %(value)s is unknown; use one of %(codes)s.",
                 value=repr(raw_status[:40]),
-                codes=", ".join(RECORD_STATUSES),
+                codes=codes,
             )
         ) from None
     effective_on = _date_field(body, "effective_on")
@@ -286,16 +261,17 @@ def edit_status(code: str):
     version = body.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         raise BadRequest(_("version must be a whole number, or null for a unit without record."))
+    values = {name: _field_value(prog, body, name) for name in prog.by_field if name in body}
 
     svc = services()
-    current = svc.store.record(svc.division, code)
+    current = svc.store.record(svc.division, code, prog.code)
     if current is None and version is not None:
         return _conflict(code, lang, _("This unit has no record any more; check it and try again."))
     if current is not None and version != current.version:
         return _conflict(
             code, lang, _("Someone changed this record meanwhile; the newer record is shown.")
         )
-    last = svc.store.last_effective(svc.division).get(code)
+    last = svc.store.last_effective(svc.division, prog.code).get(code)
     try:
         changes.check_effective(effective_on, today=clock.today(), last=last, correction=correction)
     except changes.ChangeRefused as exc:
@@ -303,45 +279,18 @@ def edit_status(code: str):
     correction = last is not None and effective_on < last
     old = current.record if current else None
     if correction:  # it goes into the past: it changes the record in force on that day
-        old = svc.store.records_as_of(svc.division, effective_on).get(code)
+        old = svc.store.records_as_of(svc.division, effective_on, prog.code).get(code)
         old = old.record if old else None
-    new_status = changes.relapse(old.status if old else None, wanted)
-
-    def keep_or(name: str, parse):
-        return parse(body, name) if name in body else (getattr(old, name) if old else None)
-
-    designated_on = keep_or("designated_on", _date_field)
-    target_on = keep_or("target_on", _date_field)
-    transformed_on = keep_or("transformed_on", _date_field)
-    if new_status == TRANSFORMED and transformed_on is None:
-        transformed_on = effective_on
-    if "problems" in body:
-        raw = body["problems"]
-        if isinstance(raw, str):
-            problems = split_problems(raw)
-        elif isinstance(raw, list) and all(isinstance(p, str) for p in raw):
-            problems = [p.strip() for p in raw if p.strip()]
-        else:
-            raise BadRequest(_("problems must be a list of text, or text separated by ';'."))
-        if sum(len(p) for p in problems) > MAX_TEXT:
-            raise BadRequest(
-                _("%(field)s is too long (at most %(n)s characters).", field="problems", n=MAX_TEXT)
-            )
-    else:
-        problems = list(old.problems) if old else []
-    record = Record(
-        code=code,
-        status=new_status,
-        division=svc.division,
-        designated_on=designated_on,
-        target_on=target_on,
-        transformed_on=transformed_on,
-        unit=_text_field(body, "unit", MAX_UNIT) if "unit" in body else (old.unit if old else ""),
-        problems=problems,
-        notes=_text_field(body, "notes", MAX_TEXT)
-        if "notes" in body
-        else (old.notes if old else ""),
-    )
+    new_status = prog.relapse(old.status if old else None, wanted)
+    kept = dict(old.values) if old else {}
+    record = Record(code, new_status, svc.division, prog.code, {**kept, **values})
+    stamp = prog.by_code[new_status].stamps
+    if stamp and record.get(stamp) is None:  # e.g. transformed: transformed_on is that day
+        record = record.replace(**{stamp: effective_on})
+    try:
+        changes.check_dates(record.values, clock.today(), prog.code)
+    except changes.ChangeRefused as exc:
+        raise BadRequest(exc.text(lang)) from None
     if old is not None and record.content() == old.content() and not correction:
         raise BadRequest(_("Nothing changed: the record already says this."))
     try:
@@ -364,8 +313,158 @@ def edit_status(code: str):
         return _conflict(
             code, lang, _("Someone changed this record meanwhile; the newer record is shown.")
         )
-    LOGGER.info("%s changed %s to %s (web)", current_user.username, code, new_status)
-    return jsonify(unit_details(code, lang))
+    LOGGER.info("%s changed %s to %s (%s, web)", current_user.username, code, new_status, prog.code)
+    return jsonify(unit_details(code, lang, prog=prog))
+
+
+# -- targets ----------------------------------------------------------------------------------
+_TARGET_KEYS = {"key", "title", "due_on", "met_on", "note", "removed"}
+
+
+@bp.post("/api/communes/<code>/targets")
+@requires("edit_assigned")
+def set_target(code: str):
+    """Tick, note, add, change or remove a target of a unit's checklist.
+
+    JSON ``{"key": "d2", "met_on": "2026-11-20", "note": "..."}`` ticks a target (an officer
+    for an assigned unit); a new ``title`` with ``"key": null``, a changed title or due date,
+    or ``"removed": true`` edits the list itself (administrators).
+    """
+    lang = api_lang()
+    prog = request_programme()
+    unit = _check_code(code)
+    if not _may_edit(code):
+        raise GeoAppError(_("You may only change the units assigned to you."), status=403)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(_("Send the change as a JSON object."))
+    unknown = sorted(set(body) - _TARGET_KEYS)
+    if unknown:
+        raise BadRequest(_("Unknown field: %(fields)s.", fields=", ".join(unknown)))
+    svc = services()
+    today = clock.today()
+    details = svc.reader.details(unit, None, prog.code, lang)
+    if details["status"] == NOT_LISTED:
+        raise BadRequest(_("This unit is not listed: it has no targets."))
+    current = {t["key"]: t for t in details["targets"]}
+    key = body.get("key")
+    if key is not None and key not in current:
+        raise NotFound(_("This unit has no target %(key)s.", key=str(key)[:20]))
+    old = current.get(key, {})
+    title = _text_field(body, "title", 300) if "title" in body else old.get("title", "")
+    if not title:
+        raise BadRequest(_("title is required: what the target is."))
+    due_on = _date_field(body, "due_on") if "due_on" in body else parse_date(old.get("due_on"))
+    met_on = _date_field(body, "met_on") if "met_on" in body else parse_date(old.get("met_on"))
+    note = _text_field(body, "note", MAX_NOTE) if "note" in body else old.get("note", "")
+    removed = body.get("removed", False)
+    if not isinstance(removed, bool):
+        raise BadRequest(_("removed must be true or false."))
+    latest = {"due_on": changes.latest_ahead(today), "met_on": today}
+    for name, day in (("due_on", due_on), ("met_on", met_on)):
+        if day is not None and not changes.EARLIEST <= day <= latest[name]:
+            raise BadRequest(_("%(field)s is not a plausible date.", field=name))
+    if met_on is not None and met_on > today:
+        raise BadRequest(_("met_on cannot be in the future."))
+    edits_list = (
+        key is None
+        or removed
+        or title != old.get("title")
+        or (due_on != parse_date(old.get("due_on")))
+    )
+    if edits_list and not current_user.can("admin"):
+        raise GeoAppError(
+            _("Only an administrator adds, renames, re-dates or removes a target."), status=403
+        )
+    if (
+        key is not None
+        and not removed
+        and (title, due_on, met_on, note)
+        == (
+            old["title"],
+            parse_date(old["due_on"]),
+            parse_date(old["met_on"]),
+            old["note"],
+        )
+    ):
+        raise BadRequest(_("Nothing changed: the target already says this."))
+    svc.store.save_targets(
+        [
+            TargetChange(
+                prog.code, svc.division, code, key, title, due_on, met_on, note, today, removed
+            )
+        ],
+        actor=current_user.username,
+        source="web",
+    )
+    return jsonify(unit_details(code, lang, prog=prog))
+
+
+_REPAIR_KEYS = {"note", "effective_on", "status"}
+
+
+@bp.post("/api/communes/<code>/history/<int:entry_id>")
+@requires("admin")
+def repair_history(code: str, entry_id: int):
+    """Repair one history entry of a unit (administrators): JSON {note, and any of
+    effective_on, status and the programme's fields}.
+
+    What is not sent keeps the entry's value. The unit's current record becomes its latest
+    entry by (effective_on, id); the audit keeps the entry's old and new content.
+    """
+    lang = api_lang()
+    prog = request_programme()
+    _check_code(code)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(_("Send the change as a JSON object."))
+    unknown = sorted(set(body) - _REPAIR_KEYS - set(prog.by_field))
+    if unknown:
+        raise BadRequest(_("Unknown field: %(fields)s.", fields=", ".join(unknown)))
+    note = _text_field(body, "note", MAX_NOTE)
+    if not note:
+        raise BadRequest(_("note is required: say why the record changes."))
+    svc = services()
+    history = svc.store.history(svc.division, code, prog.code)
+    entry = next((h for h in history if h["id"] == entry_id), None)
+    if entry is None:
+        raise NotFound(
+            _("Unit %(code)s has no history entry %(entry)s.", code=code, entry=entry_id)
+        )
+    old = Record.from_content(
+        {**(entry["new"] or {"code": code}), "status": entry["new_status"]}, prog.code
+    )
+    status = old.status
+    if "status" in body:
+        raw = body["status"]
+        try:
+            status = prog.parse_status(raw if isinstance(raw, str) else "")
+        except ValueError:
+            raise BadRequest(
+                _(
+                    "status %(value)s is unknown; use one of %(codes)s.",
+                    value=repr(str(raw)[:40]),
+                    codes=", ".join(prog.record_statuses),
+                )
+            ) from None
+    effective_on = (
+        _date_field(body, "effective_on")
+        if "effective_on" in body
+        else dt.date.fromisoformat(entry["effective_on"])
+    )
+    if effective_on is None:
+        raise BadRequest(_("effective_on is required: the date the change took effect."))
+    values = {name: _field_value(prog, body, name) for name in prog.by_field if name in body}
+    record = old.replace(status=status, division=svc.division, **values)
+    try:
+        changes.check_repair(effective_on, record, today=clock.today())
+    except changes.ChangeRefused as exc:
+        raise BadRequest(exc.text(lang)) from None
+    svc.store.repair_history(
+        svc.division, code, entry_id, effective_on, record, note, current_user.username, "web"
+    )
+    LOGGER.info("%s repaired history entry %s of %s (web)", current_user.username, entry_id, code)
+    return jsonify(unit_details(code, lang, prog=prog))
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -375,25 +474,29 @@ def import_status():
     """Import a status file (multipart ``file``; ``dry_run`` to only check it)."""
     dry_run = truthy(request.form.get("dry_run") or request.args.get("dry_run"))
     correct = truthy(request.form.get("correct") or request.args.get("correct"))
+    prog = request_programme()
     sheet = request.form.get("sheet") or request.args.get("sheet")
-    return jsonify(run_web_import(request.files.get("file"), dry_run, correct, sheet).to_dict())
+    result = run_web_import(request.files.get("file"), dry_run, correct, prog.code, sheet)
+    return jsonify(result.to_dict())
 
 
 @bp.get("/api/summary")
 def summary():
-    """Send the figures above the map: units, listed, count per status, % transformed."""
+    """Send the figures above the map: units, listed, count per status, the headline share."""
     lang = api_lang()
     as_of = parse_as_of()
+    prog = request_programme()
     svc = services()
     revision = svc.revision()
-    figs = view_as_of(as_of, revision).figures
+    figs = view_as_of(as_of, revision, prog.code).figures
     return jsonify(
         {
             **figs,
+            "programme": prog.code,
             "as_of": as_of.isoformat() if as_of else None,
             "revision": revision,
-            "labels": maps.status_labels(lang),
-            "legend": maps.status_legend(figs["counts"], lang),
+            "labels": maps.status_labels(lang, prog.code),
+            "legend": maps.status_legend(figs["counts"], lang, prog.code),
         }
     )
 
@@ -403,14 +506,23 @@ def trend():
     """Send the count per status at each month's end, up to ``as_of`` or today."""
     lang = api_lang()
     as_of = parse_as_of()
+    prog = request_programme()
     return jsonify(
         {
+            "programme": prog.code,
             "as_of": as_of.isoformat() if as_of else None,
-            "points": services().reader.trend(as_of),
-            "labels": maps.status_labels(lang),
-            "colors": {s: maps.status_styles()[s]["fillColor"] for s in RECORD_STATUSES},
+            "points": services().reader.trend(as_of, programme=prog.code),
+            "labels": maps.status_labels(lang, prog.code),
+            "colors": {s.code: s.color for s in prog.statuses if s.code != NOT_LISTED},
         }
     )
+
+
+@bp.get("/api/programmes")
+def programmes_list():
+    """Send the programmes there are, with their statuses, palette and fields."""
+    lang = api_lang()
+    return jsonify({"programmes": [p.describe(lang) for p in all_programmes()]})
 
 
 @bp.get("/api/search")

@@ -1,8 +1,22 @@
-"""Accounts on the web: login, logout, the login limit, roles on every route, CSRF, headers.
+"""Accounts on the web: login, logout, sessions, the login limit, roles on every route, CSRF,
+headers.
 
 Every route needs a logged-in user but `/login`, `/healthz` and the static assets (public
 libraries and the app's own CSS/JS, nothing about any unit). Roles are checked on the server:
 `requires(permission)` on a view, see `geo_app.accounts.ROLES`.
+
+**Sessions** are kept on the server (`Store.start_session`): the signed cookie holds a random
+token, and every request checks that its session is live. Logging out ends it (a copied cookie
+is refused from then on); a new password, a disabled account or an administrator ends every
+session of the user; a session unused for ``SESSION_IDLE_HOURS`` ends by itself.
+
+**The login limit** cannot be turned against a user. Failures count per (account, address):
+`LIMIT_PER_PAIR` within `LIMIT_WINDOW` stop that address trying that account. Beyond
+`BACKOFF_AFTER` failures for an account from every address together, each address that failed
+for it waits longer between tries (doubling, up to `BACKOFF_MAX`). An address with no failure
+for the account is never held back: the real user, typing the right password elsewhere, gets
+in. Behind ``GEO_APP_PROXIES`` reverse proxies the address is the right-most
+``X-Forwarded-For`` entry no trusted proxy added (Werkzeug's ProxyFix, `geo_app.web`).
 """
 
 from __future__ import annotations
@@ -31,10 +45,13 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from geo_app import accounts, clock
 from geo_app.errors import StoreUnavailable
 from geo_app.web.common import (
+    SESSION_KEY,
     error_response,
     login_manager,
     page_context,
     services,
+    session_idle,
+    session_token,
     upload_max_bytes,
     wants_json,
 )
@@ -45,10 +62,21 @@ csrf = CSRFProtect()
 
 #: Endpoints open without a login.
 PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static", "pages.vendor"}
-#: Failed logins allowed in `LIMIT_WINDOW` per account, and per address.
-LIMIT_PER_ACCOUNT = 5
-LIMIT_PER_ADDRESS = 20
+#: Endpoints that set their own caching: files that hold nothing about any unit or user (the
+#: app's static files, the packaged libraries, the boundary geometry and the folium script,
+#: long-cached when their URL carries their version). Every other answer is
+#: ``Cache-Control: private, no-store`` unless it says otherwise.
+LONG_CACHED = {"static", "pages.vendor", "pages.map_data", "pages.map_script_file"}
+#: How long a browser keeps to HTTPS once it has seen the app over HTTPS (a year).
+HSTS_SECONDS = 365 * 24 * 3600
+#: Failed logins allowed in `LIMIT_WINDOW` for one account from one address.
+LIMIT_PER_PAIR = 5
 LIMIT_WINDOW = dt.timedelta(minutes=15)
+#: Failures for one account (every address) in `LIMIT_WINDOW` after which each address that
+#: failed for it waits `BACKOFF_BASE`, doubling with every further failure, up to `BACKOFF_MAX`.
+BACKOFF_AFTER = 10
+BACKOFF_BASE = dt.timedelta(seconds=15)
+BACKOFF_MAX = LIMIT_WINDOW
 
 
 class AppUser(UserMixin):
@@ -65,15 +93,19 @@ class AppUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(username: str) -> AppUser | None:
+    token = session_token()
+    if token is None:
+        return None  # a cookie from before server-side sessions, or forged: log in again
+    svc = services()
     try:
-        row = services().store.user(username)
+        row = svc.store.session_user(token, session_idle(svc.settings))
     except StoreUnavailable:
         if g.get("geo_app_store_down"):
             return None  # asked again by the error page itself: show it, as nobody
         g.geo_app_store_down = True
         raise  # a 503 page or JSON, not a login form
-    if row is None or row["disabled"]:
-        return None  # a disabled account is logged out at its next request
+    if row is None or row["username"] != username:
+        return None  # ended, idle too long, or the account was disabled: logged out
     return AppUser(row["username"], row["role"])
 
 
@@ -106,7 +138,20 @@ def _safe_next(target: str | None) -> str:
 
 
 def _client_address() -> str:
+    """Return the client's address (behind trusted proxies: what ProxyFix found)."""
     return request.remote_addr or "unknown"
+
+
+def _limited(store, username: str, address: str) -> bool:
+    """Tell whether a login for `username` from `address` is refused by the limit."""
+    now = clock.now()
+    account, pair, last = store.login_state(now - LIMIT_WINDOW, username, address)
+    if pair >= LIMIT_PER_PAIR:
+        return True
+    if pair and account >= BACKOFF_AFTER and last is not None:
+        wait = min(BACKOFF_BASE * 2 ** min(account - BACKOFF_AFTER, 16), BACKOFF_MAX)
+        return now - last < wait
+    return False  # no failure from this address for this account: never held back
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -121,20 +166,23 @@ def login():
         username = (request.form.get("username") or "").strip().lower()[:64]
         password = request.form.get("password") or ""
         store = services().store
-        since = clock.now() - LIMIT_WINDOW
         address = _client_address()
-        limited = (
-            store.login_failures(since, username=username) >= LIMIT_PER_ACCOUNT
-            or store.login_failures(since, address=address) >= LIMIT_PER_ADDRESS
-        )
+        limited = _limited(store, username or "-", address)
         row = store.user(username) if username else None
         ok = accounts.verify_password(row["password_hash"] if row else None, password)
         if ok and row and not row["disabled"] and not limited:
             store.record_login(username, address, True)
-            session.clear()
+            if accounts.needs_rehash(row["password_hash"]):
+                # made with older argon2 parameters: upgrade it now that the password is known
+                store.set_password_hash(username, row["password_hash"], accounts.rehash(password))
+            session.clear()  # a new session, never the one the request came with (fixation)
+            session[SESSION_KEY] = store.start_session(username, address)
             login_user(AppUser(row["username"], row["role"]))
             return redirect(_safe_next(request.args.get("next")))
-        if not limited:
+        if limited:  # audited, but not counted: waiting out the limit is enough
+            name = username or "-"
+            store.audit_event(name, "auth.failed", "web", name, {"address": address, "limit": True})
+        else:
             store.record_login(username or "-", address, False)
         # one message whatever was wrong: the name, the password, the account or the limit
         message = _(
@@ -155,7 +203,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Log out and go back to the login page."""
+    """Log out (the session ends on the server too) and go back to the login page."""
+    token = session_token()
+    if token is not None:
+        services().store.end_session(token, "logout", _client_address())
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -210,6 +261,11 @@ def _security_headers(resp):
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure:  # over HTTPS (behind a proxy: X-Forwarded-Proto from a trusted one)
+        resp.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
+    if request.endpoint not in LONG_CACHED:
+        # pages and JSON hold one user's data: no shared proxy, no disk may keep them
+        resp.headers.setdefault("Cache-Control", "private, no-store")
     return resp
 
 

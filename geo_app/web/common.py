@@ -6,11 +6,15 @@ Blueprints import this module and never one another; `geo_app.web.build_app` reg
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import functools
 import gzip
 import hashlib
+import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -22,19 +26,25 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
+    has_app_context,
     jsonify,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 
-from geo_app import clock
+from geo_app import clock, config, jobs
 from geo_app.cache import LRUCache
-from geo_app.errors import BadRequest
+from geo_app.core import programme as programmes
+from geo_app.core.programme import Programme
+from geo_app.errors import BadRequest, GeoAppError
 from geo_app.geodata import boundaries
 from geo_app.io import importer
+from geo_app.outputs import registry
 from geo_app.readmodel import ReadModel, View
 from geo_app.store import Store
 from geo_app.webmap import maps
@@ -61,6 +71,7 @@ FONT_FILES = {
     700: "BeVietnamPro-Bold.ttf",
 }
 
+LOGGER = logging.getLogger(__name__)
 login_manager = LoginManager()
 
 
@@ -76,13 +87,35 @@ class Services:
         self.cache = LRUCache()
         self.files = LRUCache(FILE_CACHE_ENTRIES)
         self.reader = ReadModel(self.store, self.division, self.cache)
-        self._display: boundaries.Display | None = None
+        self._started = False
+        self._queue: jobs.Queue | None = None
+
+    def queue(self) -> jobs.Queue:
+        """Return the background job queue (made at its first use)."""
+        if self._queue is None:
+            self._queue = jobs.Queue(self.settings, self.store)
+        return self._queue
 
     def display(self) -> boundaries.Display:
-        """Return the prepared display geometry (never computed inside a request)."""
-        if self._display is None:
-            self._display = boundaries.prepare_from_settings(self.settings, cached_only=True)
-        return self._display
+        """Return the display geometry of the current division's boundary set in force.
+
+        It comes from the store, so every server shows the same set, and a set given on one
+        server shows on every other at its next request (one small query per request). The
+        first call of a process imports the configured set into the store when it is new there.
+        Never computed inside a request.
+        """
+        if has_app_context() and "geo_app_display" in g:
+            return g.geo_app_display
+        display = None
+        if self._started:
+            key = boundaries.active_display_key(self.store, self.settings)
+            display = boundaries.stored_display(self.store, key, known=True) if key else None
+        if display is None:
+            display = boundaries.active_display(self.store, self.settings)
+            self._started = True
+        if has_app_context():
+            g.geo_app_display = display
+        return display
 
     def revision(self) -> int:
         return self.store.revision()
@@ -111,11 +144,35 @@ def unit_geometry() -> maps.UnitGeometry:
     )
 
 
-def view_as_of(day: dt.date | None, revision: int | None = None) -> View:
-    """Return what the boundary set's units show on `day` (now when None), from the read
-    model (cached per data revision and day)."""
+def view_as_of(
+    day: dt.date | None, revision: int | None = None, programme: str | None = None
+) -> View:
+    """Return what the boundary set's units show in `programme` (the request's when None) on
+    `day` (now when None), from the read model (cached per data revision and day)."""
     geometry = unit_geometry()
-    return services().reader.view(geometry.codes, day, revision, units_key=geometry.key)
+    code = programme or request_programme().code
+    return services().reader.view(
+        geometry.codes, day, revision, units_key=geometry.key, programme=code
+    )
+
+
+# -- programmes -------------------------------------------------------------------------------
+def request_programme() -> Programme:
+    """Return the programme of the request: ``?programme=CODE`` (form field too), default
+    hotspot.
+
+    Raises
+    ------
+    BadRequest
+        Naming the programmes there are, when the code is unknown.
+    """
+    code = request.args.get("programme") or request.form.get("programme") or None
+    return programmes.get(code)
+
+
+def programme_query(prog: Programme) -> dict[str, str]:
+    """Return the query parameter that keeps `prog` on a link ({} for the default one)."""
+    return {} if prog.code == programmes.DEFAULT else {"programme": prog.code}
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -135,6 +192,74 @@ def error_response(status: int, message: str, details: Any = None):
             body["details"] = details
         return jsonify(body), status
     return render_template("error.html", status=status, message=message), status
+
+
+# -- login sessions ---------------------------------------------------------------------------
+#: The key of the session cookie holding the login session's token (`Store.start_session`).
+SESSION_KEY = "sid"
+
+
+def session_token() -> str | None:
+    """Return the token of the current login session (None when there is none)."""
+    token = session.get(SESSION_KEY)
+    return token if isinstance(token, str) and token else None
+
+
+def session_idle(settings: dict[str, Any]) -> dt.timedelta:
+    """Return how long a login session may stay unused (``SESSION_IDLE_HOURS``)."""
+    return dt.timedelta(hours=float(settings.get("SESSION_IDLE_HOURS") or 8))
+
+
+# -- export renders ---------------------------------------------------------------------------
+#: Export renders (a new map or pack costs seconds of CPU) one user may have running at once,
+#: across every worker of the machine.
+RENDERS_PER_USER = 2
+
+
+class TooManyRenders(GeoAppError):
+    """The user already has `RENDERS_PER_USER` exports being drawn."""
+
+    status = 429
+
+
+@contextlib.contextmanager
+def render_slot(username: str):
+    """Hold one of the user's `RENDERS_PER_USER` render slots while drawing an export.
+
+    The slots are lock files (``flock``) in the cache folder, so they count across gunicorn
+    workers and are freed by the system when a worker dies.
+
+    Raises
+    ------
+    TooManyRenders
+        When every slot of the user is taken.
+    """
+    folder = config.make_dir(Path(services().settings["CACHE_DIR"]) / "renders")
+    for i in range(RENDERS_PER_USER):
+        fh = (folder / f"{username}.{i}.lock").open("a+b")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            continue
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+        return
+    raise TooManyRenders(
+        _(
+            "You already have %(n)s exports being drawn; wait until they are done, then try again.",
+            n=RENDERS_PER_USER,
+        )
+    )
+
+
+def audit_export(action: str, target: str, details: dict[str, Any]) -> None:
+    """Audit a file sent to the logged-in user (``export.map``, ``export.pack``,
+    ``export.download``)."""
+    services().store.audit_event(current_user.username, action, "web", target, details)
 
 
 # -- permissions ------------------------------------------------------------------------------
@@ -204,8 +329,9 @@ def truthy(value: str | None) -> bool:
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_as_of(raw: str | None = None) -> dt.date | None:
-    """Return the ``as_of`` date of the request (None when absent or empty).
+def parse_as_of(raw: str | None = None, name: str = "as_of") -> dt.date | None:
+    """Return the ``as_of`` date of the request, or its parameter `name` (None when absent or
+    empty).
 
     Raises
     ------
@@ -213,7 +339,7 @@ def parse_as_of(raw: str | None = None) -> dt.date | None:
         When it is not a real date written YYYY-MM-DD, or is after today (the app's clock).
     """
     if raw is None:
-        raw = request.args.get("as_of")
+        raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
@@ -222,9 +348,9 @@ def parse_as_of(raw: str | None = None) -> dt.date | None:
             raise ValueError
         day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise BadRequest(f"as_of must be a date written YYYY-MM-DD (got {raw[:40]!r})") from None
+        raise BadRequest(f"{name} must be a date written YYYY-MM-DD (got {raw[:40]!r})") from None
     if day > clock.today():
-        raise BadRequest(f"as_of {raw} is in the future; history only goes up to today")
+        raise BadRequest(f"{name} {raw} is in the future; history only goes up to today")
     return day
 
 
@@ -297,7 +423,11 @@ def page_context() -> dict[str, Any]:
 
 # -- imports through the web ----------------------------------------------------------------
 def run_web_import(
-    upload, dry_run: bool, correct: bool = False, sheet: str | None = None
+    upload,
+    dry_run: bool,
+    correct: bool = False,
+    programme: str | None = None,
+    sheet: str | None = None,
 ) -> importer.ImportResult:
     """Import an uploaded status file as the logged-in user (all rows, or nothing)."""
     if upload is None or not upload.filename:
@@ -319,4 +449,98 @@ def run_web_import(
         sheet=(sheet or "").strip()[:64] or None,
         max_rows=svc.settings["IMPORT_MAX_ROWS"],
         other_divisions=lambda: importer.other_division_codes(svc.store, svc.division),
+        programme=programme,
     )
+
+
+# -- exports and downloads (the one export registry) ------------------------------------------
+_GDAL_LOCK = threading.Lock()
+
+
+def _source_units():
+    """Return the current division's boundary set in force as read (repaired, not simplified):
+    the store's (what every server shows), read once per set and process."""
+    svc = services()
+    s = svc.settings
+    current = svc.store.boundary_set(s["DIVISION"])
+    if current is None:  # not imported yet: the configured file
+        return map_cache().get(
+            ("source-units", svc.display().key),
+            lambda: (
+                boundaries.load(
+                    s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
+                ).units
+            ),
+        )
+    return map_cache().get(
+        ("source-units", current["id"]),
+        lambda: boundaries.stored_set(svc.store, current).units,
+    )
+
+
+def export_source(view: View) -> registry.Source:
+    """Return what an export of `view` is made from."""
+    display = services().display()
+    label = registry.source_label(services().settings)
+    return registry.Source(
+        view, display.units, display.key, _source_units, label, services().reader
+    )
+
+
+def _export_params() -> dict[str, Any]:
+    """Return the query parameters but ``as_of``; ``area`` may be repeated or comma-separated."""
+    params: dict[str, Any] = {}
+    for name in request.args:
+        if name == "as_of":
+            continue
+        values = request.args.getlist(name)
+        params[name] = values if name == "area" else values[-1]
+    return params
+
+
+def send_output(output: registry.Output, fmt: str) -> Response:
+    """Render (or take from the cache) one export of the registry and send it as a download.
+
+    The bytes are kept per (export, boundary set, data revision, day the figures stand at,
+    as-of day, options), so a status change shows in the next export at once.
+    """
+    options = output.parse(_export_params(), fmt)
+    as_of = parse_as_of()
+    svc = services()
+    revision = svc.revision()
+    view = view_as_of(as_of, revision, options.programme)
+    key = (output.name, svc.display().key, revision, view.figures_date, as_of, options)
+
+    def make() -> tuple[bytes, str]:
+        source = export_source(view)
+        with render_slot(current_user.username):  # a few at a time per user (429 beyond)
+            if output.group == "data":
+                with _GDAL_LOCK:  # the GIS writers (GDAL) are not thread-safe; files are small
+                    body = output.render(source, options)
+            else:
+                body = output.render(source, options)
+        name = output.file_name(source, options)
+        LOGGER.info("export %s rendered: %s (%d bytes)", output.name, name, len(body))
+        return body, name
+
+    done = None
+    if output.name == "pack":  # a background job may have made it already (on any server)
+        job_key = jobs.pack_key(svc.display().key, revision, view.figures_date, as_of, options)
+        done = svc.store.job_for_key(job_key)
+    if done is not None and done["state"] == "done":
+        body, name, _mimetype = svc.store.job_result(done["id"])
+    else:
+        body, name = file_cache().get(key, make)
+    action = f"export.{output.name}" if output.group == "print" else "export.download"
+    details = {
+        "format": fmt,
+        "as_of": as_of.isoformat() if as_of else None,
+        "revision": revision,
+        **_export_params(),
+    }
+    audit_export(action, name, details)
+    response = Response(body, mimetype=output.formats[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    return response.make_conditional(request)

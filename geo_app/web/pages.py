@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, abort, render_template, request, url_for
 from flask_babel import Babel, format_decimal, format_number, get_locale
@@ -18,7 +19,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from geo_app import accounts, clock
-from geo_app.core.records import RECORD_STATUSES
+from geo_app.core import programme as programmes
+from geo_app.core.programme import NOT_LISTED, Programme, all_programmes
 from geo_app.i18n import format_date
 from geo_app.web.common import (
     DEFAULT_LANG,
@@ -32,6 +34,8 @@ from geo_app.web.common import (
     map_cache,
     page_lang,
     parse_as_of,
+    programme_query,
+    request_programme,
     select_locale,
     send_payload,
     services,
@@ -40,13 +44,15 @@ from geo_app.web.common import (
     vendor_url,
     view_as_of,
 )
-from geo_app.webmap import maps
+from geo_app.webmap import maps, topology
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
 #: Id of the page's JSON data block holding the status of every listed unit.
 STATUSES_ELEMENT = "geoapp-statuses"
+#: Id of the page's JSON data block marking units: deadline states, changes since a day.
+MARKS_ELEMENT = "geoapp-marks"
 _MIMETYPES = {
     ".js": "text/javascript",
     ".css": "text/css",
@@ -88,14 +94,14 @@ def vendor(package: str, filename: str):
 
 
 # -- the map page -----------------------------------------------------------------------------
-def _js_text() -> dict[str, str]:
+def _js_text(prog: Programme, lang: str) -> dict[str, str]:
     """Return the strings the page's script shows, in the current language."""
     return {
         "loading": _("Loading…"),
         "map_loading": _("Loading the map…"),
         "map_error": _("The map data could not be loaded. Reload the page to try again."),
         "record_error": _("The record could not be loaded."),
-        "no_record": _("This unit has no record: it is not listed."),
+        "no_record": prog.text("not_listed_note", lang),
         "no_own_record": _("No record of its own: its status comes from its former units."),
         "own_record": _(
             "Its own record says %(status)s; the map shows the gravest status of the unit "
@@ -104,8 +110,6 @@ def _js_text() -> dict[str, str]:
         ),
         "split": _("split between several units"),
         "sample_data": _("Sample data"),
-        "listed_on": _("Listed on"),
-        "transformed_on": _("Transformed on"),
         "code": _("Code"),
         "no_history": _("No change recorded yet."),
         "none": _("not given"),
@@ -131,6 +135,25 @@ def _js_text() -> dict[str, str]:
         "import": _("import"),
         "recorded": _("recorded"),
         "correction": _("correction"),
+        "job_queued": _("Waiting for a job worker…"),
+        "job_progress": _("Preparing the pack… %(pct)s %%", pct="{pct}"),
+        "job_ready": _("The pack is ready; downloading."),
+        "job_failed": _("The pack could not be made: %(error)s", error="{error}"),
+        "overdue": _("%(n)s days overdue", n="{n}"),
+        "days_left": _("%(n)s days left", n="{n}"),
+        "met_early": _("Met early"),
+        "met_late": _("Met late"),
+        "targets": _("Targets"),
+        "target_due": _("due %(date)s", date="{date}"),
+        "target_met": _("met %(date)s", date="{date}"),
+        "target_error": _("The target could not be changed; try again."),
+        "criteria_give": _("By the criteria: %(status)s", status="{status}"),
+        "criteria_none": _("By the criteria: no type is met by the indicators recorded."),
+        "criteria_disagree": _(
+            "The record says %(recorded)s, but the indicators meet the criteria of %(status)s.",
+            recorded="{recorded}",
+            status="{status}",
+        ),
     }
 
 
@@ -142,8 +165,8 @@ class MapScript:
     payload: Payload
 
 
-def map_script(lang: str) -> MapScript:
-    """Return the rendered folium map in `lang`, cached per (boundary set, language).
+def map_script(lang: str, prog: Programme) -> MapScript:
+    """Return the rendered folium map in `lang`, cached per (boundary set, programme, language).
 
     The statuses are not in it: the page holds them in a JSON data block, so the script is the
     same for every data revision and is served as a file (no inline script on the page).
@@ -155,24 +178,29 @@ def map_script(lang: str) -> MapScript:
         assets = map_assets()
         m = maps.build_map(
             unit_geometry(),
-            url_for("pages.map_data", key=display.key),
+            url_for("pages.map_topology", key=display.key),
             None,
             lang,
             assets,
             tiles=svc.settings["TILES"],
             tile_attribution=_("Intranet tile server"),
             statuses_element=STATUSES_ELEMENT,
+            programme=prog.code,
+            marks_element=MARKS_ELEMENT,
         )
         parts = maps.render_parts(m, assets)
         return MapScript(parts, Payload.of(parts.script, "text/javascript"))
 
-    return map_cache().get(("map-script", display.key, lang, request.script_root), make)
+    key = ("map-script", display.key, prog.code, lang, request.script_root)
+    return map_cache().get(key, make)
 
 
-def _export_links(lang: str, as_of: dt.date | None = None) -> list[dict[str, str]]:
-    """Return the Export menu's downloads (parameters of `geo_app.printmap.parse_options`)."""
+def _export_links(lang: str, prog: Programme, as_of: dt.date | None = None) -> list[dict[str, str]]:
+    """Return the Export menu's downloads (parameters of
+    `geo_app.outputs.printmap.parse_options`)."""
 
     def link(fmt: str, text: str, **params: str) -> dict[str, str]:
+        params.update(programme_query(prog))
         if as_of is not None:
             params["as_of"] = as_of.isoformat()
         if fmt == "pack":
@@ -197,79 +225,186 @@ def _export_links(lang: str, as_of: dt.date | None = None) -> list[dict[str, str
     ]
 
 
+def change_labels(prog: Programme, lang: str) -> dict[str, str]:
+    """Return the name of every kind of change, in `lang`."""
+    labels = {
+        "newly_listed": _("newly listed"),
+        "delisted": _("no longer listed"),
+        "graver": _("graver"),
+        "lighter": _("lighter"),
+        "deadline": _("deadline"),
+    }
+    for code in (prog.done_status, prog.relapse_becomes):
+        if code:
+            labels[code] = prog.label(code, lang)
+    return labels
+
+
+def _figure_tiles(prog: Programme, figs: dict, lang: str) -> list[dict]:
+    """Return the figure tiles above the map: the headline status first (with its share),
+    then the other statuses, the least grave first."""
+    head = prog.headline_status
+    others = sorted(
+        (s for s in prog.statuses if s.code not in (head, NOT_LISTED)), key=lambda s: s.gravity
+    )
+    tiles = []
+    for st in [prog.by_code[head], *others]:
+        tile = {"code": st.code, "label": st.label(lang), "color": st.color}
+        tile["count"] = figs["counts"][st.code]
+        if st.code == head:
+            pct = format_decimal(figs["headline"]["pct"], format="#,##0.0")
+            tile["note"] = prog.text("headline_note", lang, pct=pct)
+        tiles.append(tile)
+    return tiles
+
+
 def _render_map_page(
-    lang: str, as_of: dt.date | None, role: str | None, revision: int, today: dt.date
+    lang: str,
+    as_of: dt.date | None,
+    role: str | None,
+    revision: int,
+    today: dt.date,
+    prog: Programme,
+    since: dt.date | None = None,
 ) -> Payload:
     svc = services()
     display = svc.display()
     geometry = unit_geometry()
-    view = view_as_of(as_of, revision)
+    view = view_as_of(as_of, revision, prog.code)
     statuses = view.listed
     figs = view.figures
+    marks: dict[str, Any] = {
+        "deadline": {
+            code: d.state
+            for code, d in view.deadlines.items()
+            if d.state in ("overdue", "due_soon")
+        },
+        "changed": None,
+    }
+    changed = None
+    if since is not None:
+        units = [
+            {"code": c, "name": n, "kind": k}
+            for c, n, k in zip(geometry.codes, geometry.names, geometry.kinds, strict=True)
+        ]
+        changed = svc.reader.changes(
+            units, since, as_of or today, prog.code, revision, units_key=geometry.key
+        )
+        marks["changed"] = [e["code"] for e in changed["changes"]]
     perms = accounts.ROLES.get(role or "", frozenset())
-    script = map_script(lang)
+    script = map_script(lang, prog)
     parts = script.parts
-    data_url = url_for("pages.map_data", key=display.key)
-    script_url = url_for("pages.map_script_file", key=display.key, lang=lang, v=script.payload.etag)
-    legend = maps.status_legend(figs["counts"], lang)
-    counts = figs["counts"]
+    data_url = url_for("pages.map_topology", key=display.key)
+    script_url = url_for(
+        "pages.map_script_file",
+        key=display.key,
+        lang=lang,
+        v=script.payload.etag,
+        **programme_query(prog),
+    )
+    legend = maps.status_legend(figs["counts"], lang, prog.code)
     updated = figs["updated_on"]
     updated = format_date(dt.date.fromisoformat(updated), lang) if updated else ""
+    dating = {s.dated_by for s in prog.statuses if s.dated_by}
     config = {
         "lang": lang,
         "today": today.isoformat(),
         "as_of": as_of.isoformat() if as_of else None,
+        "programme": prog.code,
         "api": {
             "unit": url_for("api.commune", code="CODE").replace("CODE", ""),
             "search": url_for("api.search"),
             "summary": url_for("api.summary"),
             "trend": url_for("api.trend"),
             "me": url_for("auth.me"),
+            "jobs": url_for("jobs.start"),
         },
-        "statuses": list(RECORD_STATUSES),
-        "labels": maps.status_labels(lang),
+        "statuses": list(prog.record_statuses),
+        "labels": maps.status_labels(lang, prog.code),
         "colors": {row["code"]: row["color"] for row in legend},
-        "text": _js_text(),
+        "fields": [{"name": f.name, "type": f.type, "label": f.label(lang)} for f in prog.fields],
+        # the dates a former unit's card shows (those that date a status)
+        "former_dates": [
+            {"name": f.name, "label": f.label(lang)} for f in prog.fields if f.name in dating
+        ],
+        "text": _js_text(prog, lang),
     }
     html = render_template(
         "map.html",
         lang=lang,
+        programme=prog,
+        programmes=[
+            {
+                "code": p.code,
+                "name": p.name(lang),
+                "short": p.short_name(lang),
+                "query": programme_query(p),
+            }
+            for p in all_programmes()
+        ],
         parts=parts,
         figures=figs,
-        counts=counts,
+        tiles=_figure_tiles(prog, figs, lang),
         legend=legend,
-        rows={row["code"]: row for row in legend},
-        pct=format_decimal(figs["transformed_pct"], format="#,##0.0"),
         updated=updated,
         config=config,
         data_url=data_url,
         script_url=script_url,
         statuses=dict(sorted(statuses.items())),
         statuses_element=STATUSES_ELEMENT,
+        marks=marks,
+        marks_element=MARKS_ELEMENT,
+        since=since,
+        since_display=format_date(since, lang) if since else "",
+        changed=changed,
+        change_labels=change_labels(prog, lang),
+        list_url=url_for("lists.list_page", **programme_query(prog)),
         units=len(geometry),
         fonts={w: vendor_url("fonts", f) for w, f in FONT_FILES.items()},
         static_url=static_url,
-        exports=_export_links(lang, as_of) if "export" in perms else [],
+        exports=_export_links(lang, prog, as_of) if "export" in perms else [],
         perms=perms,
         as_of=as_of,
         as_of_display=format_date(as_of, lang) if as_of else "",
         today=today.isoformat(),
-        statuses_for_edit=[(code, maps.status_labels(lang)[code]) for code in RECORD_STATUSES],
+        statuses_for_edit=[(s.code, s.label(lang)) for s in prog.statuses if s.code != NOT_LISTED],
+        pquery=programme_query(prog),
     )
     return Payload.of(html, "text/html")
 
 
-def page_payload(lang: str, as_of: dt.date | None = None, role: str | None = None) -> Payload:
-    """Return the map page, cached per (boundary set, data revision, language, date, role).
+def page_payload(
+    lang: str,
+    as_of: dt.date | None = None,
+    role: str | None = None,
+    prog: Programme | None = None,
+    since: dt.date | None = None,
+) -> Payload:
+    """Return the map page, cached per (boundary set, programme, data revision, language,
+    date, role).
 
     Nothing of one user is in it (name and CSRF token come from ``/api/me``); what the role
     may do (export, import, admin links) is, so the role is part of the key.
     """
     svc = services()
+    prog = prog or programmes.get()
     revision = svc.revision()
     today = clock.today()  # the page says what today is (the date fields' limit): part of the key
-    key = ("page", svc.display().key, revision, today, lang, as_of, role, request.script_root)
-    return map_cache().get(key, lambda: _render_map_page(lang, as_of, role, revision, today))
+    key = (
+        "page",
+        svc.display().key,
+        prog.code,
+        revision,
+        today,
+        lang,
+        as_of,
+        since,
+        role,
+        request.script_root,
+    )
+    return map_cache().get(
+        key, lambda: _render_map_page(lang, as_of, role, revision, today, prog, since)
+    )
 
 
 def map_data_payload(key: str) -> Payload:
@@ -279,12 +414,36 @@ def map_data_payload(key: str) -> Payload:
     )
 
 
+def map_topology_payload(key: str) -> Payload:
+    """Return the map's geometry as TopoJSON, cached per boundary set: encoded once for every
+    server (kept in the store by display key), read by the others."""
+
+    def make() -> Payload:
+        store = services().store
+        stored_key = f"topology-{topology.VERSION}-{key}"
+        found = store.prepared(stored_key)
+        if found is not None:
+            body = found[1]
+        else:
+            body = unit_geometry().topology_data()
+            store.save_prepared(
+                stored_key, "topology", key, topology.VERSION, {"bytes": len(body)}, body
+            )
+        return Payload.of(body, "application/json")
+
+    return map_cache().get(("map-topology", key), make)
+
+
 @bp.get("/")
 def index():
     """Show the provincial map with its figures, legend, search box and status filter."""
     lang = page_lang()
     as_of = parse_as_of()
-    resp = send_payload(page_payload(lang, as_of, current_user.role), "private, no-cache")
+    prog = request_programme()
+    since = parse_as_of(request.args.get("since"), "since")
+    resp = send_payload(
+        page_payload(lang, as_of, current_user.role, prog, since), "private, no-store"
+    )
     resp.vary.add("Cookie")
     if request.args.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
         resp.set_cookie(LANG_COOKIE, lang, max_age=YEAR, samesite="Lax", httponly=True)
@@ -296,7 +455,7 @@ def map_script_file(key: str, lang: str):
     """Send the folium map's script (the same for every data revision; cached when versioned)."""
     if key != services().display().key or lang not in LANGS:
         abort(404, description="this map script belongs to another boundary set; reload the page")
-    payload = map_script(lang).payload
+    payload = map_script(lang, request_programme()).payload
     versioned = request.args.get("v") == payload.etag
     return send_payload(
         payload, f"private, max-age={YEAR}, immutable" if versioned else "private, no-cache"
@@ -309,6 +468,14 @@ def map_data(key: str):
     if key != services().display().key:
         abort(404, description="this map data belongs to another boundary set; reload the page")
     return send_payload(map_data_payload(key), f"private, max-age={YEAR}, immutable")
+
+
+@bp.get("/map/units-<key>.topojson")
+def map_topology(key: str):
+    """Send the map's geometry as TopoJSON (what the map loads: each border once, quantised)."""
+    if key != services().display().key:
+        abort(404, description="this map data belongs to another boundary set; reload the page")
+    return send_payload(map_topology_payload(key), f"private, max-age={YEAR}, immutable")
 
 
 # -- set-up -----------------------------------------------------------------------------------
@@ -331,9 +498,10 @@ def warm(app: Flask) -> None:
     for lang in LANGS:
         with app.test_request_context(f"/?lang={lang}"):
             try:
-                map_data_payload(services().display().key)
-                for role in accounts.ROLES:
-                    page_payload(lang, None, role)
+                map_topology_payload(services().display().key)
+                for prog in all_programmes():
+                    for role in accounts.ROLES:
+                        page_payload(lang, None, role, prog)
             except Exception:  # warming is an optimisation; a request will report the problem
                 LOGGER.exception("could not warm the map page (%s)", lang)
                 return

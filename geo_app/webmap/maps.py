@@ -33,9 +33,12 @@ from folium.template import Template
 from folium.utilities import JsCode
 from shapely.geometry import mapping
 
+from geo_app.core import programme as programmes
 from geo_app.core.names import search_key
-from geo_app.core.records import NOT_LISTED, OUTLINE_COLOR, STATUSES, Standing, label, summary
+from geo_app.core.programme import NOT_LISTED
+from geo_app.core.records import OUTLINE_COLOR
 from geo_app.errors import GeoAppError
+from geo_app.webmap import topology
 
 LOGGER = logging.getLogger(__name__)
 
@@ -58,6 +61,13 @@ FADED_STYLE: dict[str, Any] = {"fillOpacity": 0.12, "opacity": 0.2}
 HOVER_STYLE: dict[str, Any] = {"weight": 2.2, "opacity": 1, "color": "#111111"}
 #: Style merged over the selected unit.
 SELECTED_STYLE: dict[str, Any] = {"weight": 3.2, "opacity": 1, "color": "#0B3D91"}
+#: Outlines that mark a unit besides its fill: a deadline passed or near, a change since a day.
+#: Dashed, so they read without colour; the legend explains them.
+MARK_STYLES: dict[str, dict[str, Any]] = {
+    "overdue": {"color": "#B00000", "weight": 2.6, "opacity": 1, "dashArray": "6 3"},
+    "due_soon": {"color": "#7A5200", "weight": 2.0, "opacity": 1, "dashArray": "2 3"},
+    "changed": {"color": "#111111", "weight": 3.0, "opacity": 1},
+}
 
 #: What a click on a unit does: tell the page, which opens the unit's panel.
 SELECT_ON_CLICK = JsCode(
@@ -71,14 +81,16 @@ SELECT_ON_CLICK = JsCode(
 )
 
 
-def status_styles() -> dict[str, dict[str, Any]]:
-    """Return the Leaflet path style of every status, from the fixed palette."""
-    return {s.code: {**BASE_STYLE, "fillColor": s.color} for s in STATUSES}
+def status_styles(programme: str | None = None) -> dict[str, dict[str, Any]]:
+    """Return the Leaflet path style of every status of a programme, from its fixed palette."""
+    return {
+        s.code: {**BASE_STYLE, "fillColor": s.color} for s in programmes.get(programme).statuses
+    }
 
 
-def status_labels(lang: str = "vi") -> dict[str, str]:
-    """Return the label of every status (``not_listed`` included) in `lang`."""
-    return {s.code: label(s.code, lang) for s in STATUSES}
+def status_labels(lang: str = "vi", programme: str | None = None) -> dict[str, str]:
+    """Return the label of every status of a programme (``not_listed`` included) in `lang`."""
+    return {s.code: s.label(lang) for s in programmes.get(programme).statuses}
 
 
 # -- geometry -------------------------------------------------------------------------------
@@ -120,6 +132,7 @@ class UnitGeometry:
         self.geometry_json: list[str] = [
             json.dumps(mapping(g), separators=(",", ":")) for g in geoms
         ]
+        self._geoms = np.asarray(units.geometry.values)
         self.vertices = int(shapely.get_num_coordinates(geoms).sum())
         minx, miny, maxx, maxy = (float(v) for v in units.total_bounds)
         #: [[south, west], [north, east]] as Leaflet wants them.
@@ -153,9 +166,25 @@ class UnitGeometry:
             for c, n, k in zip(self.codes, self.names, self.kinds, strict=True)
         )
 
-    def communes_geojson(self, statuses: Mapping[str, str], lang: str = "vi") -> bytes:
+    def topology_data(self) -> bytes:
+        """Return what the map loads: every unit (``code``, ``name``, ``kind``) as TopoJSON,
+        each shared border once, quantised (`geo_app.webmap.topology`): a third of the GeoJSON
+        gzip-compressed."""
+        return topology.dumps(
+            topology.encode(
+                self._geoms,
+                (
+                    {"code": c, "name": n, "kind": k}
+                    for c, n, k in zip(self.codes, self.names, self.kinds, strict=True)
+                ),
+            )
+        )
+
+    def communes_geojson(
+        self, statuses: Mapping[str, str], lang: str = "vi", programme: str | None = None
+    ) -> bytes:
         """Return the API's GeoJSON: every unit with its status and status label in `lang`."""
-        labels = status_labels(lang)
+        labels = status_labels(lang, programme)
         return self._collection(
             {
                 "code": c,
@@ -173,36 +202,6 @@ class UnitGeometry:
         if i is None:
             return None
         return {"code": self.codes[i], "name": self.names[i], "kind": self.kinds[i]}
-
-
-# -- statuses and figures -------------------------------------------------------------------
-def current_statuses(geometry: UnitGeometry, standing: Standing) -> dict[str, str]:
-    """Return the status every listed unit of the boundary set shows, by code.
-
-    That is the roll-up of its own record and its former units' (`Standing.statuses`); units
-    with neither are left out.
-    """
-    statuses = standing.statuses(geometry.codes)
-    return {code: st for code, st in statuses.items() if st != NOT_LISTED}
-
-
-def figures(geometry: UnitGeometry, standing: Standing) -> dict[str, Any]:
-    """Return the figures above the map.
-
-    Returns
-    -------
-    dict
-        `status.summary` (units, listed, counts per status, transformed_pct) of what the units
-        show, plus ``sample`` (a record that counts comes from a bundled sample file) and
-        ``updated_on`` (ISO date of the newest change among them, or None).
-    """
-    statuses = current_statuses(geometry, standing)
-    out = summary(statuses.values(), len(geometry))
-    shown = standing.shown(geometry.codes)
-    out["sample"] = any(bool(getattr(r, "sample", False)) for r in shown)
-    stamps = [r.updated_at for r in shown if getattr(r, "updated_at", None)]
-    out["updated_on"] = max(stamps).date().isoformat() if stamps else None
-    return out
 
 
 def search(geometry: UnitGeometry, query: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -267,6 +266,15 @@ class StatusLayer(Layer):
                 {%- else %}
                 statuses: {{ this.statuses|tojson }},
                 {%- endif %}
+                {%- if this.marks_element %}
+                marks: JSON.parse(
+                    document.getElementById({{ this.marks_element|tojson }}).textContent
+                ),
+                {%- else %}
+                marks: {deadline: {}, changed: null},
+                {%- endif %}
+                markStyles: {{ this.mark_styles|tojson }},
+                deadlineFilter: null,
                 labels: {{ this.labels|tojson }},
                 styles: {{ this.styles|tojson }},
                 faded: {{ this.faded|tojson }},
@@ -283,7 +291,19 @@ class StatusLayer(Layer):
             function style(feature) {
                 var code = feature.properties.code, status = statusOf(feature);
                 var s = Object.assign({}, state.styles[status]);
+                var mark = state.marks.deadline[code];
+                if (mark && state.markStyles[mark]) { Object.assign(s, state.markStyles[mark]); }
+                if (state.marks.changed) {  // ?since=: the units that changed stand out
+                    if (state.marks.changed.indexOf(code) >= 0) {
+                        Object.assign(s, state.markStyles.changed);
+                    } else {
+                        Object.assign(s, state.faded);
+                    }
+                }
                 if (state.filter && state.filter !== status) { Object.assign(s, state.faded); }
+                if (state.deadlineFilter && state.deadlineFilter !== mark) {
+                    Object.assign(s, state.faded);
+                }
                 if (code === state.hover) { Object.assign(s, state.hoverStyle); }
                 if (code === state.selected) { Object.assign(s, state.selectedStyle); }
                 return s;
@@ -331,12 +351,48 @@ class StatusLayer(Layer):
             layer.geoAppStatusOf = statusOf;
             var root = document.documentElement;
             root.setAttribute("data-map-state", "loading");
+            // TopoJSON (geo_app/webmap/topology.py): arcs delta-encoded on a grid, each
+            // border once; rebuilt here into the GeoJSON features Leaflet draws
+            function fromTopology(topo) {
+                var sx = topo.transform.scale[0], sy = topo.transform.scale[1];
+                var tx = topo.transform.translate[0], ty = topo.transform.translate[1];
+                var arcs = topo.arcs.map(function (arc) {
+                    var x = 0, y = 0, out = new Array(arc.length);
+                    for (var i = 0; i < arc.length; i++) {
+                        x += arc[i][0]; y += arc[i][1];
+                        out[i] = [x * sx + tx, y * sy + ty];
+                    }
+                    return out;
+                });
+                function ring(ids) {
+                    var pts = [];
+                    for (var n = 0; n < ids.length; n++) {
+                        var i = ids[n], a = i >= 0 ? arcs[i] : arcs[~i].slice().reverse();
+                        for (var k = n ? 1 : 0; k < a.length; k++) { pts.push(a[k]); }
+                    }
+                    return pts;
+                }
+                var name = Object.keys(topo.objects)[0];
+                return {
+                    type: "FeatureCollection",
+                    features: topo.objects[name].geometries.map(function (g) {
+                        var coords = g.type === "Polygon"
+                            ? g.arcs.map(ring)
+                            : g.arcs.map(function (p) { return p.map(ring); });
+                        return {
+                            type: "Feature", properties: g.properties,
+                            geometry: {type: g.type, coordinates: coords}
+                        };
+                    })
+                };
+            }
             fetch({{ this.data_url|tojson }}, {credentials: "same-origin"})
                 .then(function (response) {
                     if (!response.ok) { throw new Error("HTTP " + response.status); }
                     return response.json();
                 })
                 .then(function (data) {
+                    if (data.type === "Topology") { data = fromTopology(data); }
                     layer.addData(data);
                     root.setAttribute("data-map-state", "ready");
                     document.dispatchEvent(new CustomEvent("geoapp:loaded", {
@@ -367,6 +423,8 @@ class StatusLayer(Layer):
         smooth_factor: float | None = None,
         name: str | None = None,
         statuses_element: str | None = None,
+        styles: Mapping[str, Mapping[str, Any]] | None = None,
+        marks_element: str | None = None,
     ):
         super().__init__(name=name, overlay=True, control=False, show=True)
         if (statuses is None) == (statuses_element is None):
@@ -376,7 +434,9 @@ class StatusLayer(Layer):
         self.statuses = dict(sorted(statuses.items())) if statuses is not None else None
         self.statuses_element = statuses_element
         self.labels = dict(labels)
-        self.styles = status_styles()
+        self.styles = dict(styles) if styles is not None else status_styles()
+        self.marks_element = marks_element
+        self.mark_styles = MARK_STYLES
         self.faded = FADED_STYLE
         self.hover = HOVER_STYLE
         self.selected = SELECTED_STYLE
@@ -441,8 +501,10 @@ def build_map(
     tiles: str = "none",
     tile_attribution: str = "",
     statuses_element: str | None = None,
+    programme: str | None = None,
+    marks_element: str | None = None,
 ) -> folium.Map:
-    """Return the folium map of the boundary set coloured by status.
+    """Return the folium map of the boundary set coloured by a programme's statuses.
 
     Parameters
     ----------
@@ -457,6 +519,8 @@ def build_map(
         The app's own copies of Leaflet (and jQuery, only if the map's script needs it).
     tiles:
         The ``GEO_APP_TILES`` setting.
+    programme:
+        Whose statuses, labels and palette colour the units (the default programme when None).
     """
     base = tile_layer(tiles, tile_attribution)
     m = folium.Map(
@@ -480,10 +544,12 @@ def build_map(
     layer = StatusLayer(
         data_url,
         statuses,
-        status_labels(lang),
+        status_labels(lang, programme),
         on_each_feature=SELECT_ON_CLICK,
         name="units",
         statuses_element=statuses_element,
+        styles=status_styles(programme),
+        marks_element=marks_element,
     )
     layer.add_to(m)
     m.fit_bounds(geometry.bounds, padding=(12, 12))
@@ -536,9 +602,11 @@ def render_parts(m: folium.Map, assets: Assets) -> MapParts:
     return MapParts(header, root.html.render(), script, m.get_name())
 
 
-def status_legend(counts: Mapping[str, int], lang: str = "vi") -> list[dict[str, Any]]:
+def status_legend(
+    counts: Mapping[str, int], lang: str = "vi", programme: str | None = None
+) -> list[dict[str, Any]]:
     """Return the legend rows in legend order: code, label, colour and count of each status."""
     return [
-        {"code": s.code, "label": label(s.code, lang), "color": s.color, "count": counts[s.code]}
-        for s in STATUSES
+        {"code": s.code, "label": s.label(lang), "color": s.color, "count": counts[s.code]}
+        for s in programmes.get(programme).statuses
     ]

@@ -1,7 +1,7 @@
 """Briefing maps and packs drawn with matplotlib (the only room matplotlib lives in)."""
 
+from geo_app.outputs.printmap.pack import page_count, render_pack
 from geo_app.outputs.printmap.render import (
-    DEFAULT_TITLE,
     MIME_TYPES,
     ExportOptions,
     MapData,
@@ -12,14 +12,12 @@ from geo_app.outputs.printmap.render import (
     pack_codes,
     parse_options,
     render_map,
-    render_pack,
     save,
-    source_label,
     split_codes,
 )
 
 __all__ = [
-    "DEFAULT_TITLE",
+    "page_count",
     "MIME_TYPES",
     "ExportOptions",
     "MapData",
@@ -32,6 +30,5 @@ __all__ = [
     "render_map",
     "render_pack",
     "save",
-    "source_label",
     "split_codes",
 ]

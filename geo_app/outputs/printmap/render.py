@@ -20,7 +20,7 @@ import textwrap
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ from matplotlib import font_manager, ft2font
 from matplotlib import patheffects as pe
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Polygon, Rectangle
@@ -41,17 +40,11 @@ from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Bbox, ScaledTranslation
 from shapely.ops import polylabel
 
+from geo_app.core import programme as programmes
 from geo_app.core.names import full_name, search_key
-from geo_app.core.records import (
-    BY_CODE,
-    NOT_LISTED,
-    OUTLINE_COLOR,
-    STATUSES,
-    Record,
-    Standing,
-    label,
-)
-from geo_app.errors import BadRequest
+from geo_app.core.programme import NOT_LISTED, Programme
+from geo_app.core.records import OUTLINE_COLOR, Record, Standing
+from geo_app.errors import BadRequest, GeoAppError
 from geo_app.i18n import format_date
 from geo_app.readmodel import View
 
@@ -69,12 +62,18 @@ LANGS = ("vi", "en")
 DPI_MIN, DPI_MAX, DPI_DEFAULT = 50, 600, 300
 TITLE_MAX = 150
 #: Query / option names every export accepts (one list for the web and the CLI).
-PARAMETERS = ("area", "paper", "orientation", "dpi", "lang", "title", "marking")
+PARAMETERS = (
+    "area",
+    "paper",
+    "orientation",
+    "dpi",
+    "lang",
+    "title",
+    "marking",
+    "programme",
+    "since",
+)
 
-DEFAULT_TITLE = {
-    "vi": "Tình hình chuyển hóa địa bàn trọng điểm, phức tạp về ANTT — tỉnh Thanh Hóa",
-    "en": "Transformation of security hotspot areas — Thanh Hóa province",
-}
 DEFAULT_MARKING = {"vi": "LƯU HÀNH NỘI BỘ", "en": "FOR INTERNAL CIRCULATION"}
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -88,25 +87,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "commune_line": "Ranh giới xã, phường",
         "chosen_line": "Đơn vị được chọn",
         "figures": "SỐ LIỆU TOÀN TỈNH",
-        "listed": "Địa bàn trọng điểm: {listed}/{units} xã, phường",
-        "done": "Đã chuyển hóa: {n}/{listed} địa bàn ({pct})",
-        "target": "Mục tiêu: 100 % địa bàn được chuyển hóa",
-        "labels_note": "Nhãn ghi tên các địa bàn trọng điểm; nơi dày đặc được lược bớt "
-        "({shown}/{total} nhãn).",
         "sample": "DỮ LIỆU MẪU — KHÔNG PHẢI SỐ LIỆU THẬT",
-        "source": "Nguồn: ranh giới hành chính {source}; trạng thái: cơ sở dữ liệu chuyển hóa "
-        "địa bàn, bản dữ liệu số {revision}. Lưới chiếu {crs}.",
         "north": "B",
         "scale": "Tỷ lệ 1:{n} (in đúng khổ {paper})",
         "page": "Trang {i}/{n}",
-        "record": "HỒ SƠ ĐỊA BÀN",
         "code": "Mã đơn vị hành chính",
-        "designated_on": "Ngày đưa vào diện",
-        "target_on": "Thời hạn chuyển hóa",
-        "transformed_on": "Ngày chuyển hóa",
-        "unit": "Đơn vị phụ trách",
-        "problems": "Vấn đề phức tạp",
-        "notes": "Ghi chú",
         "none": "—",
         "neighbours": "ĐƠN VỊ GIÁP RANH ({n})",
         "own": "Hồ sơ của đơn vị: {status}",
@@ -115,7 +100,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "split": " · đã chia cho nhiều đơn vị",
         "more": "… và {n} đơn vị khác",
         "location": "VỊ TRÍ TRONG TỈNH",
-        "pack_subtitle": "Hồ sơ địa bàn · {as_of}",
+        "mark_overdue": "Quá hạn ({n}): viền đỏ nét đứt",
+        "mark_due_soon": "Sắp đến hạn trong 30 ngày ({n}): viền chấm",
+        "mark_changed": "Thay đổi từ {date} ({n}): viền đậm",
+        "since": "Thay đổi từ {date}: {n} đơn vị",
+        "summary": "DANH SÁCH ĐỊA BÀN",
+        "changes": "NHỮNG THAY ĐỔI TRONG KỲ",
+        "by_unit": "SỐ LIỆU THEO ĐƠN VỊ PHỤ TRÁCH",
+        "continued": "(tiếp theo)",
     },
     "en": {
         "as_of": "Figures as of {date}",
@@ -127,25 +119,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "commune_line": "Commune / ward boundary",
         "chosen_line": "Chosen unit",
         "figures": "PROVINCE FIGURES",
-        "listed": "Listed hotspot areas: {listed}/{units} communes, wards",
-        "done": "Transformed: {n}/{listed} listed areas ({pct})",
-        "target": "Target: 100% of listed areas transformed",
-        "labels_note": "Labels name the listed areas; crowded ones are left out "
-        "({shown}/{total} labels).",
         "sample": "SAMPLE DATA — NOT REAL FIGURES",
-        "source": "Source: administrative boundaries {source}; status: area-transformation "
-        "database, data revision {revision}. Projection {crs}.",
         "north": "N",
         "scale": "Scale 1:{n} (printed at {paper})",
         "page": "Page {i}/{n}",
-        "record": "AREA RECORD",
         "code": "Official unit code",
-        "designated_on": "Listed on",
-        "target_on": "Target date",
-        "transformed_on": "Transformed on",
-        "unit": "Responsible unit",
-        "problems": "Problems",
-        "notes": "Notes",
         "none": "—",
         "neighbours": "NEIGHBOURING UNITS ({n})",
         "own": "The unit's own record: {status}",
@@ -154,9 +132,36 @@ TEXTS: dict[str, dict[str, str]] = {
         "split": " · split between several units",
         "more": "… and {n} more",
         "location": "LOCATION IN THE PROVINCE",
-        "pack_subtitle": "Area record · {as_of}",
+        "mark_overdue": "Deadline passed ({n}): dashed red outline",
+        "mark_due_soon": "Deadline within 30 days ({n}): dotted outline",
+        "mark_changed": "Changed since {date} ({n}): bold outline",
+        "since": "Changes since {date}: {n} units",
+        "summary": "LIST OF UNITS",
+        "changes": "CHANGES IN THE PERIOD",
+        "by_unit": "FIGURES PER RESPONSIBLE UNIT",
+        "continued": "(continued)",
     },
 }
+
+#: The texts of a programme's definition the exports print, by the key they print under.
+_PROGRAMME_TEXTS = {
+    "listed": "print_listed",
+    "done": "print_headline",
+    "target": "print_target",
+    "labels_note": "print_labels_note",
+    "source": "print_source",
+    "record": "print_record",
+    "pack_subtitle": "print_pack_subtitle",
+}
+
+
+def _texts(options: ExportOptions) -> dict[str, str]:
+    """Return the texts of an export: the fixed vocabulary and the programme's own."""
+    prog = options.prog
+    out = dict(TEXTS[options.lang])
+    out.update({k: prog.text(v, options.lang) for k, v in _PROGRAMME_TEXTS.items()})
+    return out
+
 
 # colours that are not statuses: text, frames, the marking and the sample banner
 INK = "#1A1A1A"
@@ -228,10 +233,16 @@ class ExportOptions:
     title: str = ""  # "" = the default title of `lang`
     areas: tuple[str, ...] = ()  # unit codes; () = the whole province (map) / every listed unit
     marking: str = ""  # "" = the default marking of `lang`
+    programme: str = programmes.DEFAULT
+    since: dt.date | None = None  # mark the units that changed since that day
+
+    @property
+    def prog(self) -> Programme:
+        return programmes.get(self.programme)
 
     @property
     def title_text(self) -> str:
-        return self.title or DEFAULT_TITLE[self.lang]
+        return self.title or self.prog.text("print_title", self.lang)
 
     @property
     def marking_text(self) -> str:
@@ -368,7 +379,18 @@ def parse_options(params: Mapping[str, Any], fmt: str = "png") -> ExportOptions:
     title = _check_text("title", values["title"]) if values["title"] else ""
     marking = _check_text("marking", values["marking"]) if values["marking"] else ""
     areas = split_codes(params.get("area"))
-    return ExportOptions(fmt, paper, orientation, dpi, lang, title, areas, marking)
+    prog = programmes.get(values["programme"] or None)  # an unknown one is a 400, named
+    since = None
+    if values["since"]:
+        try:
+            since = dt.date.fromisoformat(values["since"])
+        except ValueError:
+            raise BadRequest(
+                f"since: {values['since']!r} is not a date written YYYY-MM-DD"
+            ) from None
+    return ExportOptions(
+        fmt, paper, orientation, dpi, lang, title, areas, marking, prog.code, since
+    )
 
 
 # -- the data to draw ---------------------------------------------------------------------------
@@ -386,6 +408,12 @@ class MapData:
     view: View
     key: str = ""
     source: str = ""
+    #: the list's rows (`geo_app.readmodel.ReadModel.unit_rows`), for the pack's tables
+    rows: list[dict[str, Any]] | None = None
+    #: the figures per responsible unit (`geo_app.readmodel.responsible_figures`)
+    by_unit: list[dict[str, Any]] | None = None
+    #: what changed since ``options.since`` (`geo_app.readmodel.ReadModel.changes`)
+    changes: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -574,6 +602,7 @@ class _Page:
     w: float
     h: float
     s: float  # type scale: 1 for A4
+    prog: Programme  # whose statuses the swatches show
 
     def frac(self, x: float, y: float, w: float = 0.0, h: float = 0.0) -> list[float]:
         return [x / self.w, y / self.h, w / self.w, h / self.h]
@@ -685,7 +714,7 @@ class _Flow:
         return True
 
     def _patch(self, code: str, x: float, y: float, w: float, h: float) -> None:
-        st = BY_CODE[code]
+        st = self.page.prog.by_code[code]
         patch = Rectangle((x, y), w, h, facecolor=st.color, edgecolor=OUTLINE_COLOR, linewidth=0.5)
         if st.hatch:
             patch.set_hatch(st.hatch)
@@ -772,7 +801,9 @@ class _Flow:
         if len(shown) < len(items):
             self.line(more.format(n=len(items) - len(shown)), size, color=MUTED)
 
-    def line_sample(self, text: str, size: float, width: float, color: str) -> bool:
+    def line_sample(
+        self, text: str, size: float, width: float, color: str, linestyle: Any = "solid"
+    ) -> bool:
         s = self.page.s
         row = 5.2 * s
         if not self.room(row):
@@ -783,6 +814,7 @@ class _Flow:
             [y_mid, y_mid],
             color=color,
             linewidth=width,
+            linestyle=linestyle,
             solid_capstyle="butt",
         )
         self.ax.text(
@@ -819,7 +851,7 @@ class _Flow:
                     (self.x, self.y - height),
                     self.width * min(fraction, 1.0),
                     height,
-                    facecolor=BY_CODE[code].color,
+                    facecolor=self.page.prog.by_code[code].color,
                     edgecolor="none",
                 )
             )
@@ -858,7 +890,7 @@ def _new_figure(options: ExportOptions) -> tuple[Figure, _Page]:
     s = min(w, h) / 210.0
     if options.paper == "slide":  # seen on a screen across a room: larger type
         s *= 1.3
-    return fig, _Page(fig, w, h, s)
+    return fig, _Page(fig, w, h, s, options.prog)
 
 
 def _fit(text, room: float, size: float, smallest: float, renderer) -> float:
@@ -897,7 +929,7 @@ def _header(
     A `kicker` is a small line above the title (the pack's title on its unit pages).
     """
     s, w, h = page.s, page.w, page.h
-    t = TEXTS[options.lang]
+    t = _texts(options)
     margin = 9.0 * s
     renderer = page.fig.canvas.get_renderer()
     mark = page.text(
@@ -996,11 +1028,58 @@ def _view(
     return float(x0), float(y0), float(x1), float(y1)
 
 
-def _draw_units(ax: Axes, geo: _Geometry, idx: np.ndarray, statuses: Mapping[str, str], s: float):
+#: Outlines that mark a unit besides its fill, as on the web map (dashed: they read in grey).
+MARKS = {
+    "overdue": {"edgecolor": "#B00000", "linewidth": 1.3, "linestyle": (0, (4, 2))},
+    "due_soon": {"edgecolor": "#7A5200", "linewidth": 1.0, "linestyle": (0, (1, 1.5))},
+    "changed": {"edgecolor": INK, "linewidth": 1.6, "linestyle": "solid"},
+}
+
+
+def _marks(data: MapData, options: ExportOptions) -> dict[str, list[str]]:
+    """Return the units each outline marks: deadlines passed or near, changes since a day."""
+    out: dict[str, list[str]] = {"overdue": [], "due_soon": [], "changed": []}
+    for code, d in data.view.deadlines.items():
+        if d.state in ("overdue", "due_soon"):
+            out[d.state].append(code)
+    if options.since is not None and data.changes is not None:
+        out["changed"] = [e["code"] for e in data.changes["changes"]]
+    return out
+
+
+def _draw_marks(ax: Axes, geo: _Geometry, idx: np.ndarray, marks, s: float) -> None:
+    shown = {geo.codes[int(i)]: int(i) for i in idx}
+    for name, codes in marks.items():
+        members = [shown[c] for c in codes if c in shown]
+        if not members:
+            continue
+        style = MARKS[name]
+        ax.add_collection(
+            PathCollection(
+                [geo.paths[i] for i in members],
+                facecolors="none",
+                edgecolors=style["edgecolor"],
+                linewidths=style["linewidth"] * s,
+                linestyles=style["linestyle"],
+                transform=ax.transData,
+                zorder=2,
+            ),
+            autolim=False,
+        )
+
+
+def _draw_units(
+    ax: Axes,
+    geo: _Geometry,
+    idx: np.ndarray,
+    statuses: Mapping[str, str],
+    s: float,
+    prog: Programme,
+):
     by_status: dict[str, list[int]] = {}
     for i in idx:
         by_status.setdefault(statuses.get(geo.codes[i], NOT_LISTED), []).append(int(i))
-    for st in STATUSES:  # legend order; hatched statuses drawn like the others
+    for st in prog.statuses:  # legend order; hatched statuses drawn like the others
         members = by_status.get(st.code)
         if not members:
             continue
@@ -1238,7 +1317,7 @@ def _inset(page: _Page, geo: _Geometry, x: float, y: float, w: float, h: float, 
     ax.add_patch(
         PathPatch(
             geo.overview,
-            facecolor=BY_CODE[NOT_LISTED].color,
+            facecolor=page.prog.by_code[NOT_LISTED].color,
             edgecolor=PROVINCE_LINE,
             linewidth=0.5,
         )
@@ -1265,7 +1344,7 @@ def _map_box(page: _Page, options: ExportOptions, bottom: float, top: float, tal
 
 
 def _legend_block(flow: _Flow, data: MapData, options: ExportOptions, counts: bool, area: bool):
-    t = TEXTS[options.lang]
+    t = _texts(options)
     summ = data.summary()
     entries: list[tuple[str, str, int]] = []
     flow.line(t["legend"], 9.0, weight="bold", right=t["legend_counts"] if counts else None)
@@ -1274,39 +1353,52 @@ def _legend_block(flow: _Flow, data: MapData, options: ExportOptions, counts: bo
         flow.ax.texts[-1].set_fontsize(6.5 * flow.page.s)
         flow.ax.texts[-1].set_color(MUTED)
     flow.space(0.8)
-    for st in STATUSES:
+    for st in options.prog.statuses:
         n = int(summ["counts"][st.code])
-        entries.append((st.code, label(st.code, options.lang), n))
-        flow.swatch(st.code, label(st.code, options.lang), 8.2, right=str(n) if counts else None)
+        entries.append((st.code, st.label(options.lang), n))
+        flow.swatch(st.code, st.label(options.lang), 8.2, right=str(n) if counts else None)
     flow.space(0.6)
     flow.line_sample(t["province_line"], 7.2, 1.1 * flow.page.s, PROVINCE_LINE)
     flow.line_sample(t["commune_line"], 7.2, 0.5, OUTLINE_COLOR)
+    for name, codes in _marks(data, options).items():  # only the outlines this map draws
+        if codes:
+            style = MARKS[name]
+            label = t[f"mark_{name}"].format(n=len(codes), date=_since_text(options))
+            flow.line_sample(
+                label,
+                7.2,
+                style["linewidth"] * flow.page.s,
+                style["edgecolor"],
+                style["linestyle"],
+            )
     if area:
         flow.line_sample(t["chosen_line"], 7.2, 2.0 * flow.page.s, INK)
     return entries, summ
 
 
 def _figures_block(flow: _Flow, summ: dict[str, Any], options: ExportOptions) -> None:
-    t = TEXTS[options.lang]
+    t = _texts(options)
     lang = options.lang
     flow.line(t["figures"], 9.0, weight="bold")
     flow.space(0.5)
     flow.wrapped(t["listed"].format(listed=summ["listed"], units=summ["units"]), 7.8)
-    flow.wrapped(
-        t["done"].format(
-            n=summ["counts"]["transformed"],
-            listed=summ["listed"],
-            pct=_pct(summ["transformed_pct"], lang),
-        ),
-        7.8,
-    )
-    flow.bar(summ["transformed_pct"] / 100.0, "transformed")
+    head = summ["headline"]
+    flow.wrapped(t["done"].format(n=head["n"], of=head["total"], pct=_pct(head["pct"], lang)), 7.8)
+    flow.bar(head["pct"] / 100.0, head["status"])
     flow.wrapped(t["target"], 7.0, color=MUTED)
 
 
+def _since_text(options: ExportOptions) -> str:
+    return format_date(options.since, options.lang) if options.since else ""
+
+
 def _subtitle(data: MapData, options: ExportOptions, geo: _Geometry, chosen: list[int]) -> str:
-    t = TEXTS[options.lang]
+    t = _texts(options)
     text = t["as_of"].format(date=format_date(data.figures_date, options.lang))
+    if options.since is not None and data.changes is not None:
+        text += "  ·  " + t["since"].format(
+            date=_since_text(options), n=len(data.changes["changes"])
+        )
     if chosen:
         if len(chosen) == 1:
             i = chosen[0]
@@ -1363,7 +1455,7 @@ def _build_map(
     chosen = _resolve(geo, codes)
     neighbours = geo.neighbours(chosen) if chosen else []
     statuses = data.statuses()
-    t = TEXTS[options.lang]
+    t = _texts(options)
     fig, page = _new_figure(options)
     s = page.s
 
@@ -1394,7 +1486,8 @@ def _build_map(
         sp.set_linewidth(0.6)
         sp.set_color(MUTED)
     in_view = geo.within(view)
-    _draw_units(ax, geo, in_view, statuses, s)
+    _draw_units(ax, geo, in_view, statuses, s, page.prog)
+    _draw_marks(ax, geo, in_view, _marks(data, options), s)
     if chosen:
         ax.add_collection(
             PathCollection(
@@ -1422,10 +1515,11 @@ def _build_map(
 
     # labels: chosen units, then listed units (gravest first, larger first), then neighbours
     cands: list[tuple[int, str, float, str, str]] = []
-    listed_in_view = [
-        int(i) for i in in_view if statuses[geo.codes[i]] != NOT_LISTED and int(i) not in chosen
+    listed_in_view = [  # the units of the programme's list: their names are what a reader looks for
+        int(i) for i in in_view if page.prog.listed(statuses[geo.codes[i]]) and int(i) not in chosen
     ]
-    listed_in_view.sort(key=lambda i: (-BY_CODE[statuses[geo.codes[i]]].gravity, -geo.areas[i]))
+    gravity = page.prog.gravity
+    listed_in_view.sort(key=lambda i: (-gravity(statuses[geo.codes[i]]), -geo.areas[i]))
     size = (5.6 if not chosen else 7.2) * s
     for i in chosen:
         cands.append((i, geo.names[i], 8.6 * s, "bold", INK))
@@ -1489,7 +1583,7 @@ def _panel(
     """
     px, py, pw, ph = box
     s = page.s
-    t = TEXTS[options.lang]
+    t = _texts(options)
     pax = _panel_axes(page, px, py, pw, ph)
     portrait = options.orientation == "portrait"
     ncols = (3 if chosen else 2) if portrait else 1
@@ -1562,21 +1656,21 @@ def _panel(
 
 def _compact_legend(flow: _Flow, data: MapData, options: ExportOptions):
     """Draw the status swatches without counts (pack unit pages); return the legend rows."""
-    t = TEXTS[options.lang]
+    t = _texts(options)
     counts = data.summary()["counts"]
     flow.line(t["legend"], 7.6, weight="bold")
     flow.space(0.3)
     rows = []
-    for st in STATUSES:
-        rows.append((st.code, label(st.code, options.lang), int(counts[st.code])))
-        flow.swatch(st.code, label(st.code, options.lang), 6.8, row=4.4, box=(6.5, 3.4))
+    for st in options.prog.statuses:
+        rows.append((st.code, st.label(options.lang), int(counts[st.code])))
+        flow.swatch(st.code, st.label(options.lang), 6.8, row=4.4, box=(6.5, 3.4))
     return rows
 
 
 def _record_block(
     flow: _Flow, data: MapData, options: ExportOptions, geo: _Geometry, i: int
 ) -> None:
-    t = TEXTS[options.lang]
+    t = _texts(options)
     code = geo.codes[i]
     rec = data.record(code)
     own = rec.status if rec is not None else NOT_LISTED
@@ -1584,20 +1678,25 @@ def _record_block(
     status = data.standing.statuses([code])[code]
     flow.line(t["record"], 9.0, weight="bold")
     flow.space(0.5)
-    flow.swatch(status, label(status, options.lang), 9.0, weight="bold")
+    prog = options.prog
+    flow.swatch(status, prog.label(status, options.lang), 9.0, weight="bold")
     if status != own:  # the colour comes from a former unit's record
-        flow.wrapped(t["own"].format(status=label(own, options.lang)), 6.6, color=MUTED)
+        flow.wrapped(t["own"].format(status=prog.label(own, options.lang)), 6.6, color=MUTED)
     flow.space(1.0)
     key_w = 28.0
     flow.pair(t["code"], code, key_w)
     if rec is not None:
-        flow.pair(t["designated_on"], format_date(rec.designated_on, "vi") or t["none"], key_w)
-        flow.pair(t["target_on"], format_date(rec.target_on, "vi") or t["none"], key_w)
-        flow.pair(t["transformed_on"], format_date(rec.transformed_on, "vi") or t["none"], key_w)
-        flow.pair(t["unit"], rec.unit or t["none"], key_w)
-        flow.pair(t["problems"], "\n".join(rec.problems[:6]) or t["none"], key_w, bullets=True)
-        if rec.notes:
-            flow.pair(t["notes"], rec.notes, key_w)
+        for f in prog.fields:  # the programme's fields, as its definition gives them
+            value = rec.get(f.name)
+            name = f.print_label(options.lang)
+            if f.type == "date":
+                flow.pair(name, format_date(value, "vi") or t["none"], key_w)
+            elif f.type == "list":
+                flow.pair(name, "\n".join(value[:6]) or t["none"], key_w, bullets=True)
+            elif f.type == "text":
+                flow.pair(name, value or t["none"], key_w)
+            elif value not in (None, ""):  # long text and numbers only when given
+                flow.pair(name, f.to_text(value), key_w)
     flow.space(2.0)
     if former and not flow.full:
         flow.line(t["former"].format(n=len(former)), 7.6, weight="bold")
@@ -1610,14 +1709,25 @@ def _record_block(
             if not flow.swatch(st, title, 7.0, row=4.6, box=(6.5, 3.4)):
                 break
             split = t["split"] if pair.get("split") else ""
-            line = t["former_line"].format(status=label(st, options.lang), split=split)
-            if old_rec is not None and old_rec.transformed_on:
-                line += f" · {t['transformed_on']} {format_date(old_rec.transformed_on, 'vi')}"
-            elif old_rec is not None and old_rec.designated_on:
-                line += f" · {t['designated_on']} {format_date(old_rec.designated_on, 'vi')}"
+            line = t["former_line"].format(status=prog.label(st, options.lang), split=split)
+            dated = _former_date(prog, old_rec, options.lang)
+            if dated is not None:
+                line += f" · {dated[0]} {format_date(dated[1], 'vi')}"
             if not flow.wrapped(line, 6.2, indent=9.1, color=MUTED, max_lines=2):
                 break
         flow.space(2.0)
+
+
+def _former_date(prog: Programme, rec: Record | None, lang: str) -> tuple[str, dt.date] | None:
+    """Return the date a former unit's line shows, with its label: the latest of the fields
+    that date a status (hotspot: transformed_on, else designated_on) that it has."""
+    if rec is None:
+        return None
+    names = [f.name for f in prog.fields if any(s.dated_by == f.name for s in prog.statuses)]
+    for name in reversed(names):
+        if rec.get(name):
+            return prog.field(name).print_label(lang), rec.get(name)
+    return None
 
 
 def _neighbours_block(
@@ -1627,7 +1737,7 @@ def _neighbours_block(
     neighbours: Sequence[int],
     statuses: Mapping[str, str],
 ) -> None:
-    t = TEXTS[options.lang]
+    t = _texts(options)
     if neighbours and not flow.full:
         flow.line(t["neighbours"].format(n=len(neighbours)), 7.6, weight="bold")
         flow.space(0.3)
@@ -1690,7 +1800,17 @@ def render_map(data: MapData, options: ExportOptions) -> bytes:
     BadRequest
         When an area code is not in the boundary set.
     """
+    _same_programme(data, options)
     return save(build_map(data, options), options)
+
+
+def _same_programme(data: MapData, options: ExportOptions) -> None:
+    if data.view.programme.code != options.programme:
+        raise GeoAppError(
+            f"the export asks for programme {options.programme!r} but its data are "
+            f"{data.view.programme.code!r}",
+            status=500,
+        )
 
 
 def pack_codes(data: MapData, options: ExportOptions) -> list[str]:
@@ -1704,60 +1824,11 @@ def pack_codes(data: MapData, options: ExportOptions) -> list[str]:
     statuses = data.statuses()
     names = dict(zip(data.units["code"], data.units["name"], strict=True))
     listed = [c for c in statuses if statuses[c] != NOT_LISTED]
-    return sorted(
-        listed, key=lambda c: (-BY_CODE[statuses[c]].gravity, search_key(str(names[c])), c)
-    )
-
-
-def render_pack(data: MapData, options: ExportOptions) -> bytes:
-    """Render the briefing pack: one PDF, the province first, then a page per unit.
-
-    Each unit page shows the unit with its neighbours and, beside the map, its record
-    (status, dates, responsible unit, problems, notes) and its neighbours' statuses.
-
-    Parameters
-    ----------
-    options:
-        ``areas`` lists the units to give a page (default: every listed unit, see
-        `pack_codes`); ``fmt`` must be ``pdf``.
-
-    Returns
-    -------
-    bytes
-        The PDF.
-
-    Raises
-    ------
-    BadRequest
-        When the format is not PDF or an area code is not in the boundary set.
-    """
-    if options.fmt != "pdf":
-        raise BadRequest(f"format: a briefing pack is a PDF, not {options.fmt.upper()}")
-    register_fonts()
-    with _RENDER_LOCK, matplotlib.rc_context(_rc()):
-        geo = _geometry(data)
-        codes = pack_codes(data, options)
-        _resolve(geo, codes)
-        total = 1 + len(codes)
-        buf = io.BytesIO()
-        with PdfPages(buf, metadata=_pdf_metadata(options)) as pdf:
-            province = replace(options, areas=())
-            mf = _build_map(data, province, (1, total), None)
-            pdf.savefig(mf.figure)
-            for k, code in enumerate(codes, start=2):
-                mf = _build_map(data, options, (k, total), code)
-                pdf.savefig(mf.figure)
-        return buf.getvalue()
+    gravity = options.prog.gravity
+    return sorted(listed, key=lambda c: (-gravity(statuses[c]), search_key(str(names[c])), c))
 
 
 # -- helpers for the two doors ------------------------------------------------------------------
-def source_label(settings: Mapping[str, Any]) -> str:
-    """Return how the footer names the configured boundary set: "thanh-hoa-2025 (2025)"."""
-    path = Path(str(settings["BOUNDARIES"]))
-    name = path.stem if path.suffix.lower() in (".shp", ".zip", ".gpkg") else path.name
-    return f"{name} ({settings['DIVISION']})"
-
-
 MIME_TYPES = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml"}
 
 
@@ -1769,12 +1840,7 @@ def file_name(kind: str, options: ExportOptions, as_of: dt.date) -> str:
     kind:
         ``map`` or ``pack``.
     """
-    stem = {
-        ("map", "vi"): "ban-do-chuyen-hoa",
-        ("map", "en"): "hotspot-map",
-        ("pack", "vi"): "ho-so-dia-ban",
-        ("pack", "en"): "briefing-pack",
-    }[(kind, options.lang)]
+    stem = options.prog.text("file_map" if kind == "map" else "file_pack", options.lang)
     parts = [stem]
     if options.areas:
         codes = [c for c in options.areas if c.isascii() and c.replace("-", "").isalnum()]
