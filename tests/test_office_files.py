@@ -65,7 +65,7 @@ def test_title_block_header_on_row_4_is_found_and_named(store, units):
     result = run_import(store, xlsx(build), "ds.xlsx", units)
     assert result.created == 2
     assert any("'Danh sách'" in n and "header on row 4" in n for n in result.notices)
-    assert recs(store)["16417"].designated_on == dt.date(2023, 5, 19)
+    assert recs(store)["16417"].get("designated_on") == dt.date(2023, 5, 19)
 
 
 def test_no_header_in_the_first_20_rows_is_refused_with_a_hint(store, units):
@@ -159,7 +159,7 @@ def test_vertically_merged_unit_cell_fills_every_row_it_covers(store, units):
         ws.append([16438, "hotspot", "Đội 2"])
 
     run_import(store, xlsx(build), "merged.xlsx", units)
-    got = {c: r.unit for c, r in recs(store).items()}
+    got = {c: r.get("unit") for c, r in recs(store).items()}
     assert got == {
         "16522": "Công an huyện cũ",
         "16417": "Công an huyện cũ",
@@ -190,7 +190,7 @@ def test_date_spellings_and_excel_serials_are_read_day_first(store, units, writt
         ws.append([16522, "hotspot", written])
 
     run_import(store, xlsx(build), "d.xlsx", units)
-    assert recs(store)["16522"].designated_on == dt.date(2023, 5, 19)
+    assert recs(store)["16522"].get("designated_on") == dt.date(2023, 5, 19)
 
 
 def test_formula_cells_read_their_saved_values(store, units):
@@ -268,7 +268,7 @@ def test_cp1258_csv_from_vietnamese_windows_is_read_and_reported(store, units):
     result = run_import(store, data, "win.csv", units)
     assert result.created == 1
     assert any("Windows-1258" in n for n in result.notices)
-    assert recs(store)["16522"].notes == "Xã Quảng Phú cũ"
+    assert recs(store)["16522"].get("notes") == "Xã Quảng Phú cũ"
 
 
 def test_utf16_unicode_text_tab_separated_is_read(store, units):
@@ -277,7 +277,7 @@ def test_utf16_unicode_text_tab_separated_is_read(store, units):
     result = run_import(store, data, "unicode.txt", units)
     assert result.created == 1
     assert any("UTF-16" in n for n in result.notices)
-    assert recs(store)["16522"].unit == "Công an phường"
+    assert recs(store)["16522"].get("unit") == "Công an phường"
 
 
 def test_status_variants_and_name_abbreviations_match(store, units):

@@ -370,6 +370,21 @@ def _degrees_error(bounds, shown: Path, crs_text: str) -> str | None:
     return None
 
 
+def _units_off(units: gpd.GeoDataFrame) -> list[str]:
+    """Return the codes of the units whose own coordinates are not valid degrees."""
+    bounds = units.geometry.bounds.to_numpy()
+    with np.errstate(invalid="ignore"):
+        good = (
+            np.isfinite(bounds).all(axis=1)
+            & (bounds[:, 0] >= -180)
+            & (bounds[:, 2] <= 180)
+            & (bounds[:, 1] >= -90)
+            & (bounds[:, 3] <= 90)
+        )
+    present = ~(units.geometry.isna() | units.geometry.is_empty).to_numpy()
+    return [str(units["code"].iloc[i]) for i in np.flatnonzero(present & ~good)]
+
+
 def _ballpark(source_crs: CRS) -> str | None:
     """Return the datum's name when PROJ only has a ballpark transformation to WGS 84."""
     if source_crs.equals(CRS.from_epsg(4326)):
@@ -539,6 +554,10 @@ def read(
     bset = BoundarySet(path, crs_text, units, repaired, warnings, errors)
     bset.text = reading.to_dict() if reading else None
     if wrong:
+        off = _units_off(units)
+        if off:
+            more = f" and {len(off) - 10} more" if len(off) > 10 else ""
+            wrong += f" (the units off: {', '.join(off[:10])}{more})"
         errors.append(wrong)
         return bset
     datum = _ballpark(source_crs)
