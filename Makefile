@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the tests need: chromium for browser tests, poppler-utils for pdftotext.
+# Debian packages the tests need: chromium for browser tests, poppler-utils for pdftotext,
+# PostGIS for the store's SQL overlays and neighbour look-ups (the tests create the extension
+# in a database of their own, geoapp_postgis_test).
+POSTGIS_CONTROL := /usr/share/postgresql/15/extension/postgis.control
 system-deps:
-	@command -v chromium >/dev/null && command -v pdftotext >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; }
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null && test -f $(POSTGIS_CONTROL) || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils postgresql-15-postgis-3; }
 
 run: $(STAMP)
 	$(GEO_APP) db upgrade

@@ -20,7 +20,19 @@ ROLES: dict[str, frozenset[str]] = {
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
 
-_hasher = PasswordHasher()
+#: argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane), about 17 ms
+#: a verify on the 2-core machines here (the library's default, 64 MiB, t=3, p=4, took 136 to
+#: 170 ms and stalled a shift's logins). Hashes made with other parameters are upgraded at the
+#: next successful login (`needs_rehash`). Measured: docs/PERFORMANCE.md, "Logins".
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
+
+_hasher = PasswordHasher(
+    time_cost=ARGON2_TIME_COST,
+    memory_cost=ARGON2_MEMORY_KIB,
+    parallelism=ARGON2_PARALLELISM,
+)
 #: A hash checked when the user does not exist, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
 
@@ -98,6 +110,19 @@ def hash_password(password: str, username: str = "") -> str:
         When the password breaks the rule (`check_password`).
     """
     return _hasher.hash(check_password(password, username))
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Tell whether a stored hash was made with other parameters than today's (or is unreadable)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+def rehash(password: str) -> str:
+    """Return a hash of `password` with today's parameters (no length rule: it was accepted)."""
+    return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

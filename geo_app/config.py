@@ -22,7 +22,7 @@ class Setting:
     env: str
     default: Any
     doc: str
-    cast: type = str
+    cast: Any = str
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -116,6 +116,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "IMPORT_MAX_ROWS",
+        "GEO_APP_IMPORT_MAX_ROWS",
+        20000,
+        "Most rows below the header a status file may have (CSV or XLSX); a larger file is "
+        "refused before anything is checked.",
+        int,
+    ),
+    Setting(
         "TILES",
         "GEO_APP_TILES",
         "none",
@@ -129,6 +137,33 @@ SETTINGS: tuple[Setting, ...] = (
         "headers are trusted (1 behind nginx; 0 when users reach the app directly). The client's "
         "address is the right-most X-Forwarded-For entry that no trusted proxy added.",
         int,
+    ),
+    Setting(
+        "REDIS_URL",
+        "GEO_APP_REDIS_URL",
+        "",
+        "Redis URL of the job queue shared by several app servers (e.g. redis://127.0.0.1:6379/0); "
+        "empty = a SQLite queue in GEO_APP_JOBS_DB (one machine).",
+    ),
+    Setting(
+        "REDIS_PREFIX",
+        "GEO_APP_REDIS_PREFIX",
+        "geo-app",
+        "Name of the job queue: the prefix of its Redis keys (one per deployment sharing a Redis).",
+    ),
+    Setting(
+        "JOBS_DB",
+        "GEO_APP_JOBS_DB",
+        str(INSTANCE_DIR / "jobs.sqlite3"),
+        "SQLite file of the job queue when GEO_APP_REDIS_URL is empty.",
+    ),
+    Setting(
+        "JOBS_IMMEDIATE",
+        "GEO_APP_JOBS_IMMEDIATE",
+        False,
+        "Run background jobs inside the request that starts them, with no worker (tests, "
+        "debugging): 1 or 0.",
+        lambda v: str(v).strip().lower() in ("1", "true", "yes", "on"),
     ),
     Setting(
         "SESSION_IDLE_HOURS",

@@ -44,6 +44,7 @@ STEPS = (
     Step("bench_export.py", ()),
     Step("bench_rollup.py", ()),
     Step("bench_sessions.py", ()),
+    Step("bench_import.py", ()),
     Step("load.py", ()),
 )
 

@@ -121,6 +121,7 @@ def settings(tmp_path, cache_dir, display) -> dict:
             "CACHE_DIR": str(cache_dir),
             "SECRET_KEY": "test-secret",
             "TILES": "none",
+            "JOBS_IMMEDIATE": True,  # background jobs run inside the request: no worker here
         }
     )
     Store(values["DATABASE_URL"]).upgrade()
@@ -200,3 +201,71 @@ def client_as(app, username: str):
 def client(app):
     """A client logged in as the administrator (every permission)."""
     return client_as(app, "admin")
+
+
+#: A database of our own where the tests may create the PostGIS extension (never in `test`,
+#: which other engineers' suites share); each test still gets its own schema in it.
+POSTGIS_DB = "geoapp_postgis_test"
+
+
+def _postgis_url() -> str | None:
+    """Return the URL of `POSTGIS_DB`, made with the extension if need be; None when PostGIS
+    is not installed on the server (Debian's postgresql-15-postgis-3: `make system-deps`)."""
+    url = sa.engine.make_url(PG_URL)
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            have = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
+            ).scalar()
+            if not have:
+                return None
+            exists = conn.exec_driver_sql(
+                f"SELECT 1 FROM pg_database WHERE datname = '{POSTGIS_DB}'"
+            ).scalar()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{POSTGIS_DB}"')
+    finally:
+        admin.dispose()
+    target = url.set(database=POSTGIS_DB)
+    engine = sa.create_engine(target, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        engine.dispose()
+    return target.render_as_string(hide_password=False)
+
+
+def postgis_store():
+    """Return (store, admin engine, schema) in a fresh schema of `POSTGIS_DB`, whose search path
+    also reaches the extension (in `public`); skip when PostGIS is not installed."""
+    base = _postgis_url()
+    if base is None:
+        pytest.skip("PostGIS is not installed on the PostgreSQL server (make system-deps)")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(base, pool_pre_ping=True)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    return Store(f"{base}{sep}options=-csearch_path%3D{schema},public"), admin, schema
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgis"])
+def geo_store(request, tmp_path):
+    """An empty, upgraded store: SQLite, PostgreSQL without PostGIS, PostgreSQL with PostGIS."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        s.upgrade()
+        yield s
+        s.dispose()
+        return
+    s, admin, schema = _pg_store() if request.param == "postgresql" else postgis_store()
+    try:
+        s.upgrade()
+        yield s
+    finally:
+        s.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

@@ -101,3 +101,38 @@ def test_first_admin_is_made_once_with_a_private_password(tmp_path, monkeypatch)
     assert "users exist already" in r.output
     assert len(store.users()) == 1
     store.dispose()
+
+
+def test_hashes_use_owasp_minimum_argon2id_parameters_or_above():
+    from argon2 import extract_parameters
+
+    params = extract_parameters(accounts.hash_password("correct horse battery"))
+    assert params.type.name == "ID"
+    # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1 at the least
+    assert params.memory_cost >= 19 * 1024 and params.time_cost >= 2 and params.parallelism >= 1
+    assert not accounts.needs_rehash(accounts.hash_password("correct horse battery"))
+    assert accounts.needs_rehash("not a hash at all")
+
+
+def test_a_hash_made_with_older_parameters_is_upgraded_at_the_next_login(app):
+    from argon2 import PasswordHasher, extract_parameters
+    from conftest import login
+
+    store = app.extensions["geo_app"].store
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("an old password!")
+    store.add_user("old.timer", old, "commander", actor="test", source="test")
+    assert accounts.needs_rehash(old)
+
+    c = app.test_client()
+    assert login(c, "old.timer", "wrong password!").status_code == 401
+    assert store.user("old.timer")["password_hash"] == old  # a failed login changes nothing
+    assert login(c, "old.timer", "an old password!").status_code == 302
+    new = store.user("old.timer")["password_hash"]
+    assert new != old and not accounts.needs_rehash(new)
+    assert extract_parameters(new).memory_cost == accounts.ARGON2_MEMORY_KIB
+    assert accounts.verify_password(new, "an old password!")
+    # not a change of password: nothing in the audit log for it
+    assert not [e for e in store.audit_entries(target="old.timer") if e["action"] != "user.add"]
+    c2 = app.test_client()
+    assert login(c2, "old.timer", "an old password!").status_code == 302
+    assert store.user("old.timer")["password_hash"] == new  # current hashes are kept

@@ -27,6 +27,18 @@ MATRIX: dict[str, tuple] = {
     "pages.index": ("GET", "/", "read", 200, {}),
     "pages.map_script_file": ("GET", "/map/script-{key}-vi.js", "read", 200, {}),
     "pages.map_data": ("GET", "/map/units-{key}.geojson", "read", 200, {}),
+    "pages.map_topology": ("GET", "/map/units-{key}.topojson", "read", 200, {}),
+    "jobs.job_list": ("GET", "/api/jobs", "read", 200, {}),
+    "jobs.start": (  # a pack: the export permission (run at once: the test app has no worker)
+        "POST",
+        "/api/jobs",
+        "export",
+        200,
+        {"json": {"kind": "pack", "params": {"area": "16522"}}},
+    ),
+    "jobs.job": ("GET", "/api/jobs/" + "0" * 32, "read", 404, {}),  # past the role check
+    "jobs.result": ("GET", "/api/jobs/" + "0" * 32 + "/result", "read", 404, {}),
+    "api.neighbours": ("GET", "/api/communes/16522/neighbours", "read", 200, {}),
     "auth.logout": ("POST", "/logout", "read", 302, {"form": {}}),
     "auth.me": ("GET", "/api/me", "read", 200, {}),
     "api.communes_geojson": ("GET", "/api/communes.geojson", "read", 200, {}),
@@ -137,6 +149,8 @@ def _request(client, app, role: str, endpoint: str, n: int):
             "version": unit["record"]["version"],
         }
         return client.post(url, json=body, headers=headers)
+    if "json" in extra:
+        return client.post(url, json=extra["json"], headers=headers)
     if "repair" in extra:
         return client.post(url, json={"note": f"matrix {role}"}, headers=headers)
     if "target" in extra:  # tick the unit's first target, or untick it

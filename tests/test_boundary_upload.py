@@ -18,6 +18,7 @@ from werkzeug.test import encode_multipart
 from geo_app import config
 from geo_app.errors import BoundaryError
 from geo_app.geodata import boundaries, divisions
+from geo_app.store import Store
 
 UPLOAD = "/admin/boundaries"
 ACCEPT = "/admin/boundaries/accept"
@@ -149,9 +150,11 @@ def test_upload_shows_the_report_then_accept_registers_the_division(
     assert (row["valid_from"], row["valid_to"]) == ("2026-01-01", "2026-12-31")
     assert row["source"] == "Decision 1/2026"
     assert row["fields"] == {"code": "code", "name": "name", "kind": "kind"}
-    installed = Path(row["boundary_path"])
-    assert installed == instance / "boundaries" / "2026" / "ranh-gioi.zip"
-    assert installed.read_bytes() == thanh_hoa_zip
+    # the set lives in the store (every server reads it there), not on this server's disk
+    assert row["boundary_path"] is None
+    assert not (instance / "boundaries").exists()
+    stored = store.boundary_set("2026")
+    assert stored["units"] == 166 and stored["origin"] == "web" and stored["actor"] == "admin"
     assert len(store.division_units("2026")) == 166
     assert uploads(instance) == []  # the upload is gone once registered
     entry = store.audit_entries(action="division.add")[0]
@@ -159,8 +162,11 @@ def test_upload_shows_the_report_then_accept_registers_the_division(
     page = text(admin.get(UPLOAD, query_string=EN))
     assert "Division 2026 registered: 166 units, in force from 2026-01-01." in page
     assert 'data-division="2026"' in page
-    # the registered set is usable as the CLI's imports are
-    assert len(boundaries.load(installed).units) == 166
+    # the stored polygons are the file's
+    units = boundaries.stored_set(store, stored).units
+    source = boundaries.load(THANH_HOA).units
+    assert list(units["code"]) == list(source["code"])
+    assert units.geometry.geom_equals_exact(source.geometry, tolerance=0).all()
     # the same token again: gone
     r = accept(admin, fields)
     assert r.status_code == 404 and "unknown or has expired" in text(r)
@@ -185,7 +191,8 @@ def test_other_field_names_through_the_mapping(app, client, instance, renamed_zi
     assert row["units"] == 166 and row["valid_to"] is None
     units = {u["code"]: u for u in store.division_units("2026")}
     assert (units["16522"]["kind"], units["16522"]["name"]) == ("Phường", "Quảng Phú")
-    assert (instance / "boundaries" / "2026" / "ranh_gioi_2026.zip").exists()
+    assert store.boundary_set("2026")["fields"] == mapping_fields(mapping)
+    assert not (instance / "boundaries").exists()  # in the store, not on this disk
 
 
 def _no_prj(thanh_hoa_zip: bytes) -> bytes:
@@ -268,7 +275,9 @@ def test_an_existing_name_needs_replace(web, store, instance, thanh_hoa_zip, ren
     assert accept(admin, hidden_fields(text(r))).status_code == 303
     (row,) = [d for d in store.divisions() if d["name"] == "2026"]
     assert row["valid_from"] == "2026-07-01" and row["fields"]["code"] == "ma_xa"
-    assert sorted(p.name for p in (instance / "boundaries" / "2026").iterdir()) == ["v2.zip"]
+    sets = store.boundary_sets("2026")  # the newest is in force, the older one kept
+    assert len(sets) == 2 and sets[0]["fields"]["code"] == "ma_xa"
+    assert sets[1]["fields"]["code"] == "code"
     assert [e["action"] for e in store.audit_entries(action="division.replace")] == [
         "division.replace"
     ]
@@ -480,7 +489,7 @@ def test_register_takes_its_copy_away_when_the_store_refuses(sqlite_store, tmp_p
         divisions.register(
             sqlite_store, THANH_HOA, "2026", _day("2026-01-01"), None, dest_root=tmp_path / "b"
         )
-    assert list((tmp_path / "b").iterdir()) == []
+    assert not (tmp_path / "b").exists() and sqlite_store.boundary_sets() == []
 
 
 def _day(text: str):
@@ -512,4 +521,13 @@ def test_the_command_refuses_what_the_page_refuses(tmp_path, monkeypatch, cache_
     r = runner.invoke(main, [*command, "--name", "2026"])
     assert r.exit_code == 0, r.output
     assert "division 2026: 166 units from thanh-hoa-2025, in force from 2026-01-01" in r.output
-    assert (instance / "boundaries" / "2026" / "thanh_hoa_communes_2025.shp").exists()
+    assert not (instance / "boundaries").exists()  # in the store, not on this disk
+    assert Store(os.environ["GEO_APP_DATABASE_URL"]).boundary_set("2026")["units"] == 166
+
+
+def mapping_fields(mapping: dict[str, str]) -> dict[str, str]:
+    return {
+        "code": mapping["code_field"],
+        "name": mapping["name_field"],
+        "kind": mapping["kind_field"],
+    }

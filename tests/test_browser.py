@@ -6,7 +6,10 @@ Every request any page makes is recorded; none may leave the app's origin.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections import Counter
 from types import SimpleNamespace
@@ -61,6 +64,7 @@ def live(tmp_path_factory, cache_dir, display, units, thanh_hoa):
             "CACHE_DIR": str(cache_dir),
             "SECRET_KEY": "browser-tests",
             "TILES": "none",
+            "JOBS_DB": str(tmp / "jobs.sqlite3"),
         }
     )
     store = Store(settings["DATABASE_URL"])
@@ -79,7 +83,27 @@ def live(tmp_path_factory, cache_dir, display, units, thanh_hoa):
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    # a real job worker on the same database and queue, as `geo-app serve` starts one
+    env = {
+        **os.environ,
+        "GEO_APP_DATABASE_URL": settings["DATABASE_URL"],
+        "GEO_APP_JOBS_DB": settings["JOBS_DB"],
+        "GEO_APP_BOUNDARIES": str(thanh_hoa),
+        "GEO_APP_CACHE_DIR": str(cache_dir),
+        "GEO_APP_SECRET_KEY": "browser-tests",
+    }
+    env.pop("GEO_APP_REDIS_URL", None)
+    log = (tmp / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "geo_app.cli", "jobs", "worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     yield SimpleNamespace(base=f"http://127.0.0.1:{server.server_port}", app=app)
+    worker.terminate()
+    worker.wait(timeout=30)
+    log.close()
     server.shutdown()
     thread.join(timeout=5)
     app.extensions["geo_app"].store.dispose()
@@ -350,6 +374,35 @@ def test_export_menu_downloads_the_province_or_the_selected_unit(page, live, int
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     page.uncheck("#export-area")
     assert "area=" not in links.first.get_attribute("href")
+
+
+def test_the_pack_is_made_by_a_job_whose_progress_shows_in_the_export_menu(page, live, interior):
+    open_map(page, live)
+    x, y = screen_point(page, interior("16522"))
+    page.mouse.click(x, y)
+    page.locator("#panel").wait_for(state="visible")
+    page.click("#export-menu summary")
+    page.check("#export-area")
+    pack = page.locator('#export-menu a[data-export="pack"]')
+    status = page.locator("#export-menu .job-status")
+    with page.expect_download(timeout=60_000) as info:
+        pack.click()
+        status.wait_for(state="visible")
+        states = set()
+        for _ in range(200):  # what the page shows while the worker renders it
+            states.add(status.get_attribute("data-state"))
+            if "done" in states:
+                break
+            page.wait_for_timeout(100)
+    assert states & {"queued", "running"}, states
+    assert status.get_attribute("data-state") == "done"
+    assert "sẵn sàng" in status.inner_text()
+    assert info.value.suggested_filename.startswith("ho-so-dia-ban_16522_")
+    with open(info.value.path(), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    (job,) = live.app.extensions["geo_app"].store.jobs(limit=1)
+    assert job["kind"] == "pack" and job["params"]["area"] == ["16522"]
+    assert job["state"] == "done" and job["actor"] == "admin"
 
 
 def test_a_unit_without_record_says_it_is_not_listed(page, live, interior):
@@ -639,7 +692,7 @@ def test_no_request_left_the_app(requests_made, live, display):
     assert requests_made, "no request was recorded"
     assert_same_origin(requests_made, live.base)
     paths = {urlsplit(u).path for u in requests_made}
-    assert f"/map/units-{display.key}.geojson" in paths
+    assert f"/map/units-{display.key}.topojson" in paths
     assert "/vendor/leaflet/leaflet.js" in paths
     assert any(p.startswith("/vendor/fonts/") for p in paths)
     assert any(p.startswith("/api/communes/") for p in paths)

@@ -190,7 +190,7 @@ def test_a_second_boundary_set_with_other_field_names_imports(cli, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "division 2026: 166 units" in r.output
-    assert (tmp_path / "instance" / "boundaries" / "2026" / "other.gpkg").exists()
+    assert not (tmp_path / "instance" / "boundaries").exists()  # in the store, not on disk
     r = cli.invoke(
         main,
         [

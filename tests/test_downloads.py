@@ -72,3 +72,38 @@ def test_behind_one_reverse_proxy_the_cookie_is_secure(sample_settings):
         session = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("session=")]
         assert session and ("Secure" in session[0]) is secure
         app.extensions["geo_app"].store.dispose()
+
+
+def test_a_long_note_is_kept_whole_beside_the_shapefile(client, app, tmp_path):
+    import csv
+
+    from geo_app.outputs import gis
+
+    note = ("Địa bàn phức tạp về ma túy, cờ bạc; " * 8)[:249]  # 249 characters, 300+ bytes
+    assert len(note.encode()) > gis.SHAPEFILE_TEXT_BYTES
+    store = app.extensions["geo_app"].store
+    units = client.get("/download/communes.geojson").get_json()["features"]
+    refs = [
+        UnitRef(f["properties"]["code"], f["properties"]["name"], f["properties"]["kind"])
+        for f in units
+    ]
+    body = f'code,status,notes\n14848,hotspot,"{note}"\n'.encode()
+    run_import(store, body, "long.csv", refs)
+    data = client.get("/download/communes.zip").data
+    path = tmp_path / "layer.zip"
+    path.write_bytes(data)
+    with zipfile.ZipFile(path) as zf:
+        assert gis.LONG_TEXT_FILE in zf.namelist()
+        rows = list(csv.DictReader(io.StringIO(zf.read(gis.LONG_TEXT_FILE).decode("utf-8-sig"))))
+    assert rows == [
+        {"code": "14848", "field": "notes", "bytes": str(len(note.encode())), "text": note}
+    ]
+    with fiona.open(f"zip://{path}") as layer:
+        cut = next(f.properties["notes"] for f in layer if f.properties["code"] == "14848")
+    assert cut.endswith("…") and note.startswith(cut[:-1])  # cut on a character, marked
+    assert len(cut.encode()) <= gis.SHAPEFILE_TEXT_BYTES
+    # the GeoPackage keeps it whole
+    gpkg = tmp_path / "layer.gpkg"
+    gpkg.write_bytes(client.get("/download/communes.gpkg").data)
+    with fiona.open(gpkg) as layer:
+        assert next(f.properties["notes"] for f in layer if f.properties["code"] == "14848") == note

@@ -81,8 +81,11 @@ def test_the_csv_download_imports_back_without_the_prefix(app, units):
     assert result.created == result.updated == 0
     assert result.unchanged == len(store.records("2025"))
     # and a file that lost nothing is read back as typed
-    cells = importer.read_cells(body, "x.csv")
-    parsed, _ = importer.parse_rows(cells, "x.csv", importer.UnitIndex(units), "2025")
+    table, close = importer.read_table(body, "x.csv")
+    try:
+        parsed, _, _ = importer.parse_rows(table, "x.csv", importer.UnitIndex(units), "2025")
+    finally:
+        close()
     by_code = {p.record.code: p.record for p in parsed}
     assert {c: by_code[c].get("notes") for c in HOSTILE} == HOSTILE
 
@@ -188,8 +191,8 @@ def test_metres_declared_as_degrees_are_refused(tmp_path):
     path = _layer(tmp_path, [box(105.5, 19.5, 105.6, 19.6), box(560000, 2200000, 565000, 2205000)])
     bset = boundaries.read(path)
     (error,) = bset.errors
-    assert error.startswith("unit 00001: coordinates are not valid degrees")
-    assert "560000" in error
+    assert error.startswith("coordinates are not valid degrees")
+    assert "565000" in error and "the units off: 00001" in error
     with pytest.raises(BoundaryError, match="not valid degrees"):
         boundaries.load(path)
     report = divisions.check(path, boundaries.FieldMap(), None)

@@ -142,7 +142,7 @@ def test_xlsx_with_date_cells_and_numeric_codes(store, units, tmp_path):
         ("99999,,,hotspot,,,,,,\n", 3, "code", "no unit has this code"),
         ("16417,,,burning,,,,,,\n", 3, "status", "unknown status"),
         ("16417,,,hotspot,31/02/2023,,,,,\n", 3, "designated_on", "not a real date"),
-        ("16417,,,hotspot,2023/05/01,,,,,\n", 3, "designated_on", "not a date"),
+        ("16417,,,hotspot,1 May 2023,,,,,\n", 3, "designated_on", "not a date"),
         ("16438,,,hotspot,,,,,,\n", 3, "code", "already given in row 2"),
         (",Đông Tiến,,hotspot,,,,,,\n", 3, "kind", "Phường Đông Tiến (15853)"),
         (",Quang Phu,Phường,hotspot,,,,,,\n", 3, "name", "no phường named"),
@@ -202,7 +202,8 @@ def test_every_problem_is_reported_at_once(store, units):
     "data, filename, reason",
     [
         (b"", "empty.csv", "empty"),
-        (b"\xff\xfe\x00c\x00o", "utf16.csv", "not UTF-8"),
+        (b"\xff\xfe\x00\xd8", "utf16.csv", "UTF-16 text but has a bad byte"),
+        (b"\x81\x8a,x\n", "bytes.csv", "not UTF-8"),
         (b"code,name\n16417,x\n", "nostatus.csv", "no status column"),
         (b"status\nhotspot\n", "nokey.csv", "code column or a name column"),
         (b"PK\x03\x04garbage", "broken.xlsx", "not a readable XLSX"),

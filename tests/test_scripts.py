@@ -30,6 +30,7 @@ SECTIONS = [
     "## Briefing exports",
     "## Roll-up of former units",
     "## Login sessions: the per-request check",
+    "## Reading status workbooks",
     "## Production serving (load)",
 ]
 

@@ -35,7 +35,9 @@ def test_dates():
     assert records.parse_date("2023-5-9") == dt.date(2023, 5, 9)
     assert records.parse_date(dt.datetime(2023, 5, 19, 8)) == dt.date(2023, 5, 19)
     assert records.parse_date(" ") is None
-    for bad in ("29/02/2023", "2023-13-01", "19.05.2023", "May 2023"):
+    assert records.parse_date("19.05.2023") == dt.date(2023, 5, 19)  # offices write it so
+    assert records.parse_date("5/1/2023") == dt.date(2023, 1, 5)  # day first, always
+    for bad in ("29/02/2023", "2023-13-01", "31.04.2023", "May 2023", "12345", 99999):
         with pytest.raises(ValueError):
             records.parse_date(bad)
     assert i18n.format_date(dt.date(2023, 5, 9)) == "09/05/2023"

@@ -108,7 +108,7 @@ def test_map_page_holds_the_folium_map_and_only_the_statuses(client, display):
     )
     assert len(statuses) == 62 and statuses["16522"] == "transformed"
     assert '"coordinates"' not in html  # never the polygons
-    data_url = f"/map/units-{display.key}.geojson"
+    data_url = f"/map/units-{display.key}.topojson"
     assert f'<link rel="preload" href="{data_url}"' in html
     assert "<iframe" not in html
     script = client.get(script_url(html))
@@ -225,6 +225,28 @@ def test_page_and_map_data_are_sent_gzip(client, display):
     assert len(packed.data) + len(script.data) + len(data.data) < 150 * 1024
     again = client.get(url, headers={**GZIP, "If-None-Match": data.headers["ETag"]})
     assert again.status_code == 304 and not again.data
+
+
+def test_the_map_loads_topojson_a_third_of_the_geojson_and_kept_for_every_server(
+    client, app, display
+):
+    from geo_app.webmap import topology
+
+    url = f"/map/units-{display.key}.topojson"
+    data = client.get(url, headers=GZIP)
+    assert data.status_code == 200 and data.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in data.headers["Cache-Control"]
+    topo = json.loads(gzip.decompress(data.data))
+    assert topo["type"] == "Topology"
+    features = topology.decode(topo)
+    assert sorted(f["properties"]["code"] for f in features) == sorted(display.units["code"])
+    geojson = client.get(f"/map/units-{display.key}.geojson", headers=GZIP)
+    assert len(data.data) * 2.5 < len(geojson.data)  # 30 KB against 89 KB
+    # encoded once, kept in the store: another server (a new app on the same database) reads it
+    store = app.extensions["geo_app"].store
+    kept = store.prepared(f"topology-{topology.VERSION}-{display.key}")
+    assert kept is not None and kept[1] == gzip.decompress(data.data)
+    assert client.get("/map/units-0123456789abcdef.topojson").status_code == 404
 
 
 def test_map_data_of_another_boundary_set_is_404(client):

@@ -11,6 +11,7 @@ from geo_app.cli import (
     divisions,
     doctor,
     export,
+    jobs,
     report,
     serve,
     status,
@@ -46,6 +47,7 @@ main.add_command(targets.targets_group)
 main.add_command(report.report_group)
 main.add_command(export.export_group)
 main.add_command(serve.serve)
+main.add_command(jobs.jobs_group)
 main.add_command(doctor.doctor)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,7 +44,12 @@ def boundaries_check(
 ) -> None:
     """Validate a boundary file; exit 0 when usable, 1 when not."""
     fields = _fields(ctx, code_field, name_field, kind_field)
-    out = division_service.check(path, fields, encoding or ctx.settings["ENCODING"] or None)
+    out = division_service.check(
+        path,
+        fields,
+        encoding or ctx.settings["ENCODING"] or None,
+        reference=_reference(ctx, path),
+    )
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -64,19 +69,27 @@ def boundaries_check(
 def boundaries_prepare(
     ctx: Context, path: Path | None, code_field, name_field, kind_field, encoding
 ) -> None:
-    """Make the display geometry of a boundary set (default: GEO_APP_BOUNDARIES) and cache it."""
+    """Make the display geometry of a boundary set and keep it in the store (and the cache).
+
+    Without PATH: the current division's set in force (GEO_APP_BOUNDARIES, imported into the
+    store at its first use).
+    """
     s = ctx.settings
     ticker = Ticker()
     try:
-        display = boundaries.prepare(
-            path or s["BOUNDARIES"],
-            s["CACHE_DIR"],
-            _fields(ctx, code_field, name_field, kind_field),
-            encoding or s["ENCODING"] or None,
-            s["GAP_WIDTH_M"],
-            s["SIMPLIFY_M"],
-            ticker,
-        )
+        if path is None and not (code_field or name_field or kind_field or encoding):
+            display = boundaries.active_display(ctx.store, s, ticker, compute=True)
+        else:
+            display = boundaries.prepare(
+                path or s["BOUNDARIES"],
+                s["CACHE_DIR"],
+                _fields(ctx, code_field, name_field, kind_field),
+                encoding or s["ENCODING"] or None,
+                s["GAP_WIDTH_M"],
+                s["SIMPLIFY_M"],
+                ticker,
+                store=ctx.store if ctx.store.schema_revision() else None,
+            )
     except GeoAppError as exc:
         ticker.close()
         fail(exc, False)
@@ -86,6 +99,22 @@ def boundaries_prepare(
         f"{len(display.units)} units ready for display "
         f"({st['vertices_source']} → {st['vertices_display']} vertices)"
     )
+
+
+def _reference(ctx: Context, path: Path):
+    """Return the current division's units, to compare a boundary set with (None when the
+    configured set cannot be read, or is the very file checked)."""
+    configured = Path(ctx.settings["BOUNDARIES"])
+    try:
+        if path.resolve() == configured.resolve():
+            return None
+        return boundaries.load(
+            configured,
+            boundaries.FieldMap.from_settings(ctx.settings),
+            ctx.settings["ENCODING"] or None,
+        ).units
+    except (GeoAppError, OSError):
+        return None
 
 
 def date_option(value: str | None, name: str):
@@ -141,6 +170,7 @@ def boundaries_import(
             current=s["DIVISION"],
             progress=ticker,
             prepare_settings=s,
+            reference=_reference(ctx, path),
         )
     except GeoAppError as exc:
         ticker.close()

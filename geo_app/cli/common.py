@@ -37,15 +37,11 @@ class Context:
         return self._store
 
     def units(self, division: str | None = None) -> list[importer.UnitRef]:
-        """Return the units of `division`: the configured boundary set's for the current
-        division, the registered ones (from a boundary import or a crosswalk) otherwise."""
+        """Return the units of `division`: for the current division, those of its set in force
+        in the store (what the map shows), or of the configured file while the store holds
+        none; the registered ones (from a boundary import or a crosswalk) otherwise."""
         if division in (None, self.settings["DIVISION"]):
-            bset = boundaries.load(
-                self.settings["BOUNDARIES"],
-                boundaries.FieldMap.from_settings(self.settings),
-                self.settings["ENCODING"] or None,
-            )
-            return importer.unit_refs(bset.units)
+            return importer.unit_refs(source_units(self))
         rows = self.store.division_units(division)
         if not rows:
             known = [d["name"] for d in self.store.divisions()] + [self.settings["DIVISION"]]
@@ -53,6 +49,11 @@ class Context:
                 f"unknown division {division!r}; known: {', '.join(sorted(set(known)))}"
             )
         return [importer.UnitRef(u["code"], u["name"], u["kind"]) for u in rows]
+
+    def other_division_codes(self, division: str | None = None) -> dict[str, set[str]]:
+        """Return the unit codes of every registered division but `division` (for hints)."""
+        division = division or self.settings["DIVISION"]
+        return importer.other_division_codes(self.store, division)
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -109,6 +110,21 @@ class Ticker:
         self._stop.set()
 
 
+def source_units(ctx: Context):
+    """Return the current division's boundary set in force, as read (not simplified): the
+    store's once it holds one, else the configured file."""
+    s = ctx.settings
+    try:
+        current = ctx.store.boundary_set(s["DIVISION"])
+    except StoreUnavailable:  # no schema yet
+        current = None
+    if current is not None:
+        return boundaries.stored_set(ctx.store, current).units
+    return boundaries.load(
+        s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
+    ).units
+
+
 def export_source(
     ctx: Context, programme: str | None, day=None, *, display: bool
 ) -> registry.Source:
@@ -122,19 +138,19 @@ def export_source(
     s = ctx.settings
 
     def load_units():
-        return boundaries.load(
-            s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
-        ).units
+        return source_units(ctx)
 
     units = key = None
     if display:
-        prepared = boundaries.prepare_from_settings(s, progress=lambda m: click.echo(m, err=True))
+        prepared = boundaries.prepare_from_settings(
+            s, progress=lambda m: click.echo(m, err=True), store=ctx.store
+        )
         units, key = prepared.units, prepared.key
         codes = list(units["code"])
     else:
-        source_units = load_units()
-        codes = list(source_units["code"])
-        load_units = lambda: source_units  # noqa: E731 - read once
+        own = load_units()
+        codes = list(own["code"])
+        load_units = lambda: own  # noqa: E731 - read once
     reader = ReadModel(ctx.store, s["DIVISION"])
     view = reader.view(codes, day, programme=programme)
     return registry.Source(view, units, key or "", load_units, registry.source_label(s), reader)

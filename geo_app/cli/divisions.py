@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ from geo_app.cli.boundaries import date_option
 from geo_app.cli.common import Context, fail, pass_ctx
 from geo_app.errors import GeoAppError
 from geo_app.geodata import boundaries
+from geo_app.geodata import divisions as division_service
 
 
 @click.group()
@@ -77,6 +79,11 @@ def divisions_crosswalk(
     )
 
 
+#: Pairs whose share is under this are listed for review: they may be slivers between two
+#: makers' lines rather than a real part of the old unit.
+REVIEW_SHARE = 0.25
+
+
 @divisions.command("overlay")
 @click.argument("old")
 @click.option("--new", "new", default=None, help="The new division (default: current).")
@@ -87,29 +94,83 @@ def divisions_crosswalk(
     type=click.FloatRange(0.001, 1),
     help="Share of an old unit's area a new unit must cover to count.",
 )
+@click.option(
+    "--replace", is_flag=True, help="Replace a crosswalk loaded from a CSV (an official one)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the pairs as one JSON object.")
 @pass_ctx
-def divisions_overlay(ctx: Context, old: str, new: str | None, min_share: float) -> None:
-    """Derive the crosswalk OLD → NEW from the polygons of both (when no CSV exists)."""
+def divisions_overlay(
+    ctx: Context, old: str, new: str | None, min_share: float, replace: bool, as_json: bool
+) -> None:
+    """Derive the crosswalk OLD → NEW from the polygons of both (when no CSV exists).
+
+    Every pair is printed with its share (of the old unit's area); pairs under 25 % are listed
+    for review. A crosswalk loaded from a CSV is replaced only with --replace.
+    """
     new = new or ctx.settings["DIVISION"]
     try:
-        registered = {d["name"]: d for d in ctx.store.divisions()}
-
-        def polygons(name: str):
-            if name == ctx.settings["DIVISION"]:
-                return boundaries.load(
-                    ctx.settings["BOUNDARIES"], boundaries.FieldMap.from_settings(ctx.settings)
-                ).units
-            d = registered.get(name)
-            if not d or not d["boundary_path"]:
-                raise GeoAppError(
-                    f"division {name!r} has no polygons; import its boundary "
-                    "file with `geo-app boundaries import`, or load a crosswalk"
-                )
-            return boundaries.load(d["boundary_path"], boundaries.FieldMap(**d["fields"])).units
-
-        pairs = boundaries.overlay_crosswalk(polygons(old), polygons(new), min_share)
+        official = [
+            p
+            for p in ctx.store.crosswalk_into(new)
+            if p["old_division"] == old and p["method"] == "crosswalk"
+        ]
+        if official and not replace:
+            raise GeoAppError(
+                f"the crosswalk {old} → {new} was loaded from a CSV ({len(official)} pairs, "
+                "an official list); deriving it from polygons would replace it: add --replace "
+                "to do so"
+            )
+        pairs, how = division_service.overlay(ctx.store, old, new, ctx.settings, min_share)
+        if not pairs:
+            raise GeoAppError(
+                f"no unit of {new} covers {min_share:.0%} of any unit of {old}: the two sets do "
+                "not overlap (check their coordinate systems); nothing was saved"
+            )
+        covered = boundaries.coverage(
+            division_service.polygons(ctx.store, new, ctx.settings),
+            division_service.polygons(ctx.store, old, ctx.settings),
+        )
         ctx.store.save_crosswalk(old, new, pairs, actor="cli", source="cli:overlay")
     except GeoAppError as exc:
-        fail(exc, False)
+        fail(exc, as_json)
     split = len({p["old_code"] for p in pairs if p["split"]})
-    click.echo(f"crosswalk {old} → {new} by overlay: {len(pairs)} pairs, {split} split")
+    review = [p for p in pairs if p["share"] < REVIEW_SHARE]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": True,
+                    "old": old,
+                    "new": new,
+                    "pairs": pairs,
+                    "split": split,
+                    "review": review,
+                    "coverage": round(covered, 4),
+                    "replaced_official": bool(official),
+                    "computed_by": how,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    for p in pairs:
+        click.echo(
+            f"  {old}:{p['old_code']} → {new}:{p['new_code']}  {p['share']:7.1%}"
+            + ("  split" if p["split"] else "")
+        )
+    click.echo(f"crosswalk {old} → {new} by overlay ({how}): {len(pairs)} pairs, {split} split")
+    if covered < boundaries.MIN_COVERAGE:
+        click.echo(
+            f"warning: {new} covers {covered:.0%} of the area of {old}: the two sets may sit in "
+            "different places (a wrong coordinate system?); check the pairs before relying on "
+            "them"
+        )
+    if review:
+        click.echo(
+            f"review: {len(review)} pair(s) cover between {min_share:.0%} and "
+            f"{REVIEW_SHARE:.0%} of their old unit; each spreads the old unit's status into "
+            "the new one (a sliver between two makers' lines?):"
+        )
+        for p in review:
+            click.echo(f"  {old}:{p['old_code']} → {new}:{p['new_code']}  {p['share']:.1%}")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import click
 
 from geo_app.cli.common import Context, Ticker, fail, pass_ctx
@@ -20,8 +25,16 @@ from geo_app.geodata import boundaries
     help="gunicorn worker processes (each serves 4 threads).",
 )
 @click.option("--dev", is_flag=True, help="Run Flask's development server instead (debugging).")
+@click.option(
+    "--job-workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 16),
+    help="Threads of the background job worker started beside the server (0: none; run "
+    "`geo-app jobs worker` elsewhere).",
+)
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, workers: int, dev: bool) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int, dev: bool, job_workers: int) -> None:
     """Serve the map and API on the configured data under gunicorn (production WSGI server)."""
     try:  # the database must answer before any worker starts
         ctx.store.schema_revision()
@@ -29,7 +42,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, dev: bool) -> None:
         fail(exc, False)
     ticker = Ticker()
     try:  # requests never prepare geometry: do it now, with progress, if it is not cached
-        display = boundaries.prepare_from_settings(ctx.settings, progress=ticker)
+        display = boundaries.prepare_from_settings(ctx.settings, progress=ticker, store=ctx.store)
     except GeoAppError as exc:
         ticker.close()
         fail(exc, False)
@@ -38,13 +51,41 @@ def serve(ctx: Context, host: str, port: int, workers: int, dev: bool) -> None:
         f"{len(display.units)} units ready for display; serving on http://{host}:{port}/",
         err=True,
     )
-    if dev:
-        from geo_app import create_app
+    worker = _start_job_worker(job_workers) if job_workers else None
+    try:
+        if dev:
+            from geo_app import create_app
 
-        app = create_app(warm=True)
-        app.run(host=host, port=port, debug=False, use_reloader=False)
-        return
-    _run_gunicorn(host, port, workers)
+            # stop on SIGTERM through `finally` (the job worker with it), as gunicorn does
+            signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
+            app = create_app(warm=True)
+            app.run(host=host, port=port, debug=False, use_reloader=False)
+            return
+        _run_gunicorn(host, port, workers)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _start_job_worker(threads: int) -> subprocess.Popen:
+    """Start `geo-app jobs worker` beside the server (same settings, its own process)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "geo_app.cli",
+            "jobs",
+            "worker",
+            "--threads",
+            str(threads),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+    )
 
 
 def _run_gunicorn(host: str, port: int, workers: int) -> None:
@@ -59,6 +100,9 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
         "threads": 4,
         "timeout": 60,
         "graceful_timeout": 20,
+        # keep idle connections longer than clients (and nginx) pause between requests: a
+        # request sent on a connection the server has just closed is reset
+        "keepalive": 30,
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "geo-app",

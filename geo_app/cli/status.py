@@ -47,6 +47,11 @@ def status() -> None:
     is_flag=True,
     help="The file corrects history: its dates may go before the units' last changes.",
 )
+@click.option(
+    "--sheet",
+    default=None,
+    help="Sheet of a workbook to read (default: the first whose header matches).",
+)
 @programme_option
 @pass_ctx
 def status_import(
@@ -57,6 +62,7 @@ def status_import(
     if_empty: bool,
     division: str | None,
     correct: bool,
+    sheet: str | None,
     programme: str | None,
 ) -> None:
     """Import status records from a CSV (UTF-8) or XLSX file: all rows, or none.
@@ -83,6 +89,9 @@ def status_import(
             actor="cli",
             dry_run=dry_run,
             correct=correct,
+            sheet=sheet,
+            max_rows=ctx.settings["IMPORT_MAX_ROWS"],
+            other_divisions=lambda: ctx.other_division_codes(division),
             programme=programme,
         )
     except GeoAppError as exc:
@@ -98,6 +107,8 @@ def status_import(
     )
     for w in result.warnings:
         click.echo(f"  warning: {w}")
+    for n in result.notices:
+        click.echo(f"  notice: {n}")
 
 
 @status.command("export")

@@ -64,19 +64,27 @@ def search_key(text: str) -> str:
 
 
 _KIND_KEYS = sorted(((match_key(k), v) for k, v in KINDS.items()), key=lambda kv: -len(kv[0]))
+#: Abbreviations of the kinds offices write before a name ("P. Quảng Phú", "TT Cành Nàng").
+KIND_ABBREVIATIONS = {"p": "Phường", "x": "Xã", "tt": "Thị trấn", "đk": "Đặc khu"}
+_ABBREVIATED = re.compile(
+    r"^(" + "|".join(KIND_ABBREVIATIONS) + r")(?:\s*\.\s*|\s+)(\S.*)$", re.IGNORECASE
+)
 
 
 def canonical_kind(text: str) -> str | None:
-    """Return the display spelling of a unit kind ("PHƯỜNG" → "Phường"), or None if unknown."""
+    """Return the display spelling of a unit kind ("PHƯỜNG" → "Phường", "P." → "Phường"),
+    or None if unknown."""
     key = match_key(text)
     for kind_key, kind in _KIND_KEYS:
         if key == kind_key:
             return kind
-    return None
+    return KIND_ABBREVIATIONS.get(key.rstrip(".").strip())
 
 
 def split_kind(full_name: str) -> tuple[str | None, str]:
     """Split a leading kind off a name: "Phường Quảng Phú" → ("Phường", "Quảng Phú").
+
+    The abbreviations offices write are read too: "P. Quảng Phú", "X.An Nông", "TT Cành Nàng".
 
     Returns
     -------
@@ -89,6 +97,9 @@ def split_kind(full_name: str) -> tuple[str | None, str]:
         if key.startswith(kind_key + " "):
             n_words = len(kind_key.split(" "))
             return kind, " ".join(name.split(" ")[n_words:])
+    m = _ABBREVIATED.match(name)
+    if m:
+        return KIND_ABBREVIATIONS[m.group(1).casefold()], m.group(2)
     return None, name
 
 

@@ -70,6 +70,10 @@ def status_key(text: str) -> str:
     return match_key(_PUNCT.sub(" ", text or ""))
 
 
+#: What an office may write before a status ("Địa bàn trọng điểm"), as `status_key` gives it.
+_PLACE_PREFIX = status_key("địa bàn") + " "
+
+
 @dataclass(frozen=True)
 class Status:
     """One status of a programme (or its "not listed")."""
@@ -236,14 +240,18 @@ class Programme:
         """Return the status code for a code, label or alias, in either language.
 
         Case, tone-mark placement and punctuation are ignored: "Đã chuyển hoá", "in progress"
-        and "Trọng điểm phức tạp" are accepted.
+        and "Trọng điểm phức tạp" are accepted, and so are the aliases offices write, with or
+        without "Địa bàn" before them ("Địa bàn trọng điểm").
 
         Raises
         ------
         ValueError
             When the text names no status; the message lists the accepted values.
         """
-        code = self._by_key.get(status_key(text))
+        key = status_key(text)
+        code = self._by_key.get(key)
+        if code is None and key.startswith(_PLACE_PREFIX):
+            code = self._by_key.get(key[len(_PLACE_PREFIX) :])
         if code is None:
             accepted = ", ".join(
                 f"{s.code} / {s.label_vi}" for s in self.statuses if s.code != NOT_LISTED

@@ -15,17 +15,39 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo_app.core import programme as programmes
+from geo_app.core.names import search_key
 from geo_app.core.programme import NOT_LISTED, Programme
 
 #: Outline of every unit on the maps (not a status colour).
 OUTLINE_COLOR = "#404040"
 
-_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
-_VN = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+_DAY_FIRST = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})$")
+_WORDS = re.compile(r"^ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})$")
+_SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")
+#: Spreadsheet serial numbers read as dates (1954-10-03 to 2119-01-11): day 1 is 1900-01-01.
+SERIAL_RANGE = (20000, 80000)
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def _serial_date(number: float) -> dt.date:
+    if not SERIAL_RANGE[0] <= number < SERIAL_RANGE[1]:
+        raise ValueError(
+            "not a date; write YYYY-MM-DD or dd/mm/yyyy (a number is read as a spreadsheet "
+            f"date only from {SERIAL_RANGE[0]} to {SERIAL_RANGE[1]})"
+        )
+    return _EXCEL_EPOCH + dt.timedelta(days=int(number))
 
 
 def parse_date(value: Any) -> dt.date | None:
-    """Return a date from ISO (2023-05-19), dd/mm/yyyy (19/05/2023) or a spreadsheet date.
+    """Return a date from the ways offices write one, always day first when the day leads.
+
+    Accepted: ISO (2023-05-19, also 2023/05/19, 2023.05.19, with a time after it), day first
+    (19/05/2023, 19-05-2023, 19.05.2023, 19/5/23: a two-digit year is 2000-2069 or 1970-1999),
+    "ngày 19 tháng 5 năm 2023", a spreadsheet date, and a spreadsheet's serial number
+    (45065 = 2023-05-19) as a number or as text.
 
     Raises
     ------
@@ -38,18 +60,29 @@ def parse_date(value: Any) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _serial_date(value)
     text = str(value).strip()
     if not text:
         return None
     try:
-        if _ISO.match(text):
-            return dt.date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
-        m = _VN.match(text)
+        m = _ISO.match(text)
+        if m:
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        m = _DAY_FIRST.match(text)
+        if m:
+            year = int(m.group(3))
+            if len(m.group(3)) == 2:
+                year += 2000 if year < 70 else 1900
+            return dt.date(year, int(m.group(2)), int(m.group(1)))
+        m = _WORDS.match(search_key(text))
         if m:
             return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
     except ValueError as exc:
         raise ValueError(f"not a real date ({exc})") from None
-    raise ValueError("not a date; write YYYY-MM-DD or dd/mm/yyyy")
+    if _SERIAL.match(text):
+        return _serial_date(float(text))
+    raise ValueError("not a date; write YYYY-MM-DD or dd/mm/yyyy (day first)")
 
 
 class Record:

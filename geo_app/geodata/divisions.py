@@ -1,8 +1,8 @@
 """Boundary sets registered as divisions: check a file, then register it (CLI and web alike).
 
 A division is a set of units in force over a period (``valid_from`` to ``valid_to``), with its
-source. Registering one copies its boundary file under the instance folder
-(``instance/boundaries/NAME``) and saves its units in the store, in one transaction. Both doors,
+source. Registering one saves its units and their polygons (WKB) in the store, in one
+transaction, so every app server reads the same set and none keeps it on its disk. Both doors,
 `geo-app boundaries import` and the admin page's upload, go through `register`; the admin page
 shows `check`'s report first and registers only once the administrator accepts it.
 """
@@ -13,7 +13,6 @@ import codecs
 import datetime as dt
 import logging
 import re
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from geo_app import config
-from geo_app.errors import BadRequest, BoundaryError
+from geo_app.core import programme as programmes
+from geo_app.core import vntext
+from geo_app.errors import BadRequest, BoundaryError, GeoAppError
 from geo_app.geodata import boundaries
 from geo_app.store import Store
 
@@ -52,6 +53,12 @@ class CurrentDivision(DivisionError):
     """The name is the configured current division's: its units come from the settings."""
 
 
+class MissingUnits(DivisionError):
+    """A new boundary set of the current division lacks units that have records."""
+
+    status = 422
+
+
 class DivisionExists(DivisionError):
     """A division of that name exists and replacing it was not asked for."""
 
@@ -68,11 +75,22 @@ class BadPeriod(BadRequest):
 
 
 class BadEncoding(BadRequest):
-    """The encoding named for a .dbf is not one Python knows."""
+    """The encoding named for a .dbf is not one Python (or `geo_app.core.vntext`) knows."""
 
     def __init__(self, encoding: str):
-        super().__init__(f"unknown encoding {encoding!r} (e.g. utf-8, cp1258)")
+        super().__init__(f"unknown encoding {encoding!r} (e.g. utf-8, cp1258, tcvn3, vni)")
         self.encoding = encoding
+
+
+class Unconfirmed(BadRequest):
+    """The set's positions rest on a ballpark datum shift and that was not confirmed."""
+
+    def __init__(self, datum: str):
+        super().__init__(
+            f"the datum {datum!r} has no known shift to WGS 84 (a ballpark transformation): "
+            "confirm that positions may be hundreds of metres off, or supply a better .prj"
+        )
+        self.datum = datum
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,10 @@ class Registered:
     path: Path
     replaced: bool
     warnings: list[str] = field(default_factory=list)
+    #: the stored boundary set's id
+    set_id: int | None = None
+    #: whether it is the current division's new set (the map's, once prepared)
+    current: bool = False
 
 
 def boundary_root(settings: dict[str, Any]) -> Path:
@@ -130,6 +152,8 @@ def check_encoding(encoding: str | None) -> str | None:
     """Return `encoding` (None when empty) if Python knows it; raise `BadEncoding` if not."""
     if not encoding:
         return None
+    if encoding.strip().lower().replace("_", "-") in vntext.LEGACY:
+        return encoding
     try:
         codecs.lookup(encoding)
     except LookupError:
@@ -171,11 +195,14 @@ def check_new(
     """
     check_name(name)
     if current is not None and name == current:
-        raise CurrentDivision(
-            f"division {name!r} is the current division (GEO_APP_DIVISION), whose units come "
-            "from GEO_APP_BOUNDARIES; register the boundary set under another name",
-            name,
-        )
+        if not replace:
+            raise CurrentDivision(
+                f"division {name!r} is the current division (GEO_APP_DIVISION), whose units come "
+                "from GEO_APP_BOUNDARIES; register the boundary set under another name, or "
+                "replace the current division's boundary set (--replace)",
+                name,
+            )
+        return exists(store, name)
     check_period(valid_from, valid_to)
     old = exists(store, name)
     if old is not None and not replace:
@@ -188,6 +215,7 @@ def check(
     fields: boundaries.FieldMap | None = None,
     encoding: str | None = None,
     sample: int = SAMPLE_UNITS,
+    reference=None,
 ) -> dict[str, Any]:
     """Return the validation report of the boundary set at `path`; a bad file is reported.
 
@@ -196,11 +224,13 @@ def check(
     dict
         ``path``, ``features`` (units read), ``crs`` (the file's own), ``repaired`` (codes of
         units whose geometry was repaired), ``warnings``, ``errors``, ``usable``, ``kinds``
-        (units per kind) and ``sample`` (the first units: code, name, kind). A file that
-        cannot be read at all has no units and its reason as the one error.
+        (units per kind), ``sample`` (the first units: code, name, kind), ``text`` (how its
+        text was read and converted), ``ballpark`` (the datum PROJ can only shift roughly) and
+        ``coverage`` (the share of `reference`'s area it covers). A file that cannot be read at
+        all has no units and its reason as the one error.
     """
     try:
-        bset = boundaries.read(path, fields, encoding)
+        bset = boundaries.read(path, fields, encoding, reference)
     except BoundaryError as exc:
         return {
             "path": str(path),
@@ -212,6 +242,9 @@ def check(
             "usable": False,
             "kinds": {},
             "sample": [],
+            "text": None,
+            "ballpark": None,
+            "coverage": None,
         }
     report = bset.report()
     units = bset.units
@@ -241,12 +274,19 @@ def register(
     current: str | None = None,
     progress: Progress | None = None,
     prepare_settings: dict[str, Any] | None = None,
+    reference=None,
+    confirm_ballpark: bool | None = None,
 ) -> Registered:
     """Validate a boundary set and register it as division `name` beside the others.
 
-    The file is read and validated again (never trusted from an earlier check), copied into
-    ``dest_root / name`` (replacing that folder as a whole), and its units saved in the store
-    in one transaction. A failure leaves the store as it was.
+    The file is read and validated again (never trusted from an earlier check), and its units
+    with their polygons (WKB) saved in the store with the division, in one transaction: every
+    server reads the set from there, nothing is kept on this server's disk. A failure leaves
+    the store as it was.
+
+    With `replace` and the name of the `current` division, the set becomes the current
+    division's boundary set in force (the map's, on every server once its display geometry is
+    prepared), provided it keeps every unit that has a record.
 
     Parameters
     ----------
@@ -259,21 +299,25 @@ def register(
     actor, source_door:
         Who registers it, and through what (``cli``, ``web``).
     dest_root:
-        Folder of the installed copies (default: `boundary_root` of no settings,
-        ``instance/boundaries``).
+        Ignored (sets were once copied there; they live in the store now).
     current:
-        The configured current division, whose name is refused (see `check_new`).
+        The configured current division (see `check_new`).
     progress:
         Called with each warning of the file and each step of preparing.
     prepare_settings:
-        When given (``CACHE_DIR``, ``GAP_WIDTH_M``, ``SIMPLIFY_M``), the display geometry of the
-        installed copy is prepared and cached too (slow: never inside a web request).
+        When given (``GAP_WIDTH_M``, ``SIMPLIFY_M``), the display geometry is prepared and
+        kept in the store too (slow for a country: never inside a web request).
+    reference:
+        The current division's units: a set covering too little of them is warned about.
+    confirm_ballpark:
+        None: a ballpark datum shift is only a warning (the command line). False: it is
+        refused (`Unconfirmed`) until the administrator confirms it (True).
 
     Raises
     ------
     geo_app.errors.GeoAppError
         `check_new`'s errors, `BadEncoding`, `BoundaryError` (unusable file, naming every
-        error), or the store's.
+        error), `MissingUnits`, or the store's.
     """
     say = progress or (lambda _message: None)
     path = Path(path)
@@ -281,24 +325,29 @@ def register(
     encoding = check_encoding(encoding)
     source = (source or "").strip() or path.name
     old = check_new(store, name, valid_from, valid_to, replace, current)
-    bset = boundaries.load(path, fields, encoding)
+    bset = boundaries.load(path, fields, encoding, reference)
+    if bset.ballpark and confirm_ballpark is False:
+        raise Unconfirmed(bset.ballpark)
     for w in bset.warnings:
         say(f"warning: {w}")
-    dest = Path(dest_root or boundary_root({})) / name
-    existed = dest.exists()
-    installed = boundaries.install_copy(path, dest)
-    try:
-        if prepare_settings is not None:
-            s = prepare_settings
-            boundaries.prepare(
-                installed,
-                s["CACHE_DIR"],
-                fields,
-                encoding,
-                s["GAP_WIDTH_M"],
-                s["SIMPLIFY_M"],
-                say,
+    set_hash = boundaries.content_hash(path, fields, encoding)
+    if current is not None and name == current:
+        recorded = {c for p in programmes.all_programmes() for c in store.records(name, p.code)}
+        missing = sorted(recorded - set(bset.units["code"]))
+        if missing:
+            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+            shown = ", ".join(missing[:20]) + more
+            raise MissingUnits(
+                f"{path.name} has no unit {shown}, which division {name} has records for; "
+                "nothing was registered",
+                name,
+                details=missing,
             )
+        set_id = boundaries.store_set(
+            store, name, bset, set_hash, fields, source_door, actor, source
+        )
+        replaced = True
+    else:
         units = [
             {"code": c, "name": n, "kind": k, "parent": ""}
             for c, n, k in zip(
@@ -312,30 +361,131 @@ def register(
             valid_to=valid_to,
             source=source,
             actor=actor,
-            boundary_path=str(installed),
+            boundary_path=None,
             fields=asdict(fields),
             replace=replace,
             door=source_door,
+            boundary_set={
+                "content_hash": set_hash,
+                "units": boundaries.units_wkb(bset),
+                "origin": source_door,
+                "source": source,
+                "source_crs": bset.source_crs,
+                "fields": asdict(fields),
+                "repaired": bset.repaired,
+                "warnings": bset.warnings,
+                "actor": actor,
+            },
         )
-    except BaseException:
-        if not existed:  # no division owned that folder: take the copy away again
-            shutil.rmtree(dest, ignore_errors=True)
-        raise
+        set_id = (store.boundary_set(name) or {}).get("id")
+        replaced = old is not None
+    if prepare_settings is not None:
+        row = store.boundary_set(name)
+        boundaries.prepare_stored(
+            store, row, prepare_settings["GAP_WIDTH_M"], prepare_settings["SIMPLIFY_M"], say
+        )
     LOGGER.info(
         "division %s registered by %s through %s: %d units from %s",
         name,
         actor,
         source_door,
-        len(units),
+        len(bset.units),
         path.name,
     )
     return Registered(
         name=name,
-        units=len(units),
+        units=len(bset.units),
         valid_from=valid_from,
         valid_to=valid_to,
         source=source,
-        path=installed,
-        replaced=old is not None,
+        path=path,
+        replaced=replaced,
         warnings=list(bset.warnings),
+        set_id=set_id,
+        current=current is not None and name == current,
     )
+
+
+# -- polygons of a division, overlays and neighbours -------------------------------------------
+def polygons(store: Store, name: str, settings: dict[str, Any]):
+    """Return the units of division `name` with their polygons (GeoDataFrame, EPSG:4326).
+
+    From its stored boundary set (the current division's: the set in force, see
+    `boundaries.import_default`); a division registered before sets were stored is read from
+    the file it was copied to.
+
+    Raises
+    ------
+    GeoAppError
+        When the division has no polygons (it came from a crosswalk only).
+    """
+    return boundaries.stored_set(store, _stored_row(store, name, settings)).units
+
+
+def _stored_row(store: Store, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    if name == settings["DIVISION"]:
+        return boundaries.import_default(store, settings)
+    row = store.boundary_set(name)
+    if row is not None:
+        return row
+    d = exists(store, name)
+    if d and d.get("boundary_path") and Path(d["boundary_path"]).exists():
+        # registered before boundary sets were stored: store it now, from its old copy
+        fields = boundaries.FieldMap(**(d["fields"] or {}))
+        path = Path(d["boundary_path"])
+        bset = boundaries.load(path, fields)
+        set_hash = boundaries.content_hash(path, fields)
+        boundaries.store_set(store, name, bset, set_hash, fields, "cli", "upgrade", d["source"])
+        return store.boundary_set(name)
+    raise GeoAppError(
+        f"division {name!r} has no polygons; import its boundary "
+        "file with `geo-app boundaries import`, or load a crosswalk"
+    )
+
+
+def overlay(
+    store: Store, old: str, new: str, settings: dict[str, Any], min_share: float = 0.05
+) -> tuple[list[dict[str, Any]], str]:
+    """Derive the crosswalk `old` → `new` from the polygons of both divisions.
+
+    In SQL when the database has PostGIS (`Store.overlay_sql`, areas on the spheroid), else
+    with shapely (`boundaries.overlay_crosswalk`, areas in a UTM zone).
+
+    Returns
+    -------
+    tuple
+        The pairs, and how they were computed ("postgis" or "shapely").
+    """
+    a = _stored_row(store, old, settings)
+    b = _stored_row(store, new, settings)
+    if store.has_postgis():
+        return store.overlay_sql(a["id"], b["id"], min_share), "postgis"
+    pairs = boundaries.overlay_crosswalk(
+        boundaries.stored_set(store, a).units, boundaries.stored_set(store, b).units, min_share
+    )
+    return pairs, "shapely"
+
+
+def neighbours(
+    store: Store, code: str, settings: dict[str, Any], division: str | None = None
+) -> tuple[list[str], str]:
+    """Return the codes of the units next to unit `code` (within the gap-closing width, so a
+    sliver between two units does not keep them apart), and how they were found.
+
+    Raises
+    ------
+    NotFound
+        When the division has no such unit.
+    """
+    from geo_app.errors import NotFound
+
+    division = division or settings["DIVISION"]
+    row = _stored_row(store, division, settings)
+    within = float(settings.get("GAP_WIDTH_M") or 100.0)
+    if store.has_postgis():
+        found = store.neighbours_sql(row["id"], code, within)
+        if not found and not any(u["code"] == code for u in store.boundary_units(row["id"])):
+            raise NotFound(f"division {division} has no unit {code}")
+        return found, "postgis"
+    units = boundaries.stored_set(store, row).units
+    return boundaries.neighbours(units, code, within), "shapely"

@@ -15,11 +15,21 @@ from typing import Any
 
 from geo_app import clock
 from geo_app.core import programme as programmes
-from geo_app.core.changes import EARLIEST
+from geo_app.core.changes import EARLIEST, latest_ahead
 from geo_app.core.names import match_key
 from geo_app.core.records import parse_date
 from geo_app.core.targets import Target
-from geo_app.io.importer import UnitIndex, UnitRef, _cell_text, _fail, problem, read_cells
+from geo_app.io import sheets
+from geo_app.io.importer import (
+    HEADER_SEARCH_ROWS,
+    MAX_BYTES,
+    UnitIndex,
+    UnitRef,
+    _cell_text,
+    _fail,
+    _sheet_fail,
+    problem,
+)
 from geo_app.store import Store, TargetChange
 
 #: The headers of a targets file, in order.
@@ -57,6 +67,50 @@ def _keys() -> dict[str, str]:
         for text in (column, column.replace("_", " "), *names):
             keys[match_key(text)] = column
     return keys
+
+
+def _read(data: bytes, filename: str) -> list[tuple[int, Any]]:
+    """Return the header (row, columns) and then the rows with a value (row, cells) of a targets
+    file's first sheet, read as status files are (`geo_app.io.sheets`: CSV encodings, XLSX read
+    lazily and checked); the header is its first row with a value, and names a code and a
+    target column.
+
+    Raises
+    ------
+    ImportFailed
+        When the file cannot be read or has no such header.
+    """
+    if len(data) > MAX_BYTES:
+        limit = MAX_BYTES // (1024 * 1024)
+        raise _fail(filename, [problem(None, None, None, f"the file is larger than {limit} MB")])
+    try:
+        book = sheets.open_book(data, filename)
+    except sheets.SheetError as exc:
+        raise _sheet_fail(filename, exc) from None
+    keys = _keys()
+    try:
+        sheet = book.sheets[0]
+        for n, cells in sheet.head(HEADER_SEARCH_ROWS):
+            columns: dict[str, int] = {}
+            for pos, value in enumerate(cells):
+                name = keys.get(match_key(_cell_text(value)))
+                if name is not None and name not in columns:
+                    columns[name] = pos
+            if "code" in columns and "target" in columns:
+                width = max(columns.values()) + 1
+                body = [(i, r) for i, r in sheet.rows(width, n) if any(_cell_text(v) for v in r)]
+                return [(n, columns), *body]
+            if any(_cell_text(v) for v in cells):
+                missing = [c for c in ("code", "target") if c not in columns]
+                raise _fail(
+                    filename,
+                    [problem(n, c, None, f"the header has no {c} column") for c in missing],
+                )
+        return []
+    except sheets.SheetError as exc:
+        raise _sheet_fail(filename, exc) from None
+    finally:
+        book.close()
 
 
 def export_rows(checklists: Mapping[str, Sequence[Target]]) -> list[list[str]]:
@@ -104,28 +158,16 @@ def run_import(
     """
     prog = programmes.get(programme)
     today = clock.today()
-    cells = read_cells(data, filename)
-    rows = [(i + 1, r) for i, r in enumerate(cells) if any(_cell_text(v) for v in r)]
+    rows = _read(data, filename)
     if not rows:
         raise _fail(filename, [problem(None, None, None, "the file is empty")])
-    header_row, header = rows[0]
-    keys = _keys()
-    columns: dict[str, int] = {}
+    header_row, columns = rows.pop(0)
     problems: list[dict[str, Any]] = []
-    for pos, value in enumerate(header):
-        name = keys.get(match_key(_cell_text(value)))
-        if name is not None and name not in columns:
-            columns[name] = pos
-    for needed in ("code", "target"):
-        if needed not in columns:
-            problems.append(problem(header_row, needed, None, f"the header has no {needed} column"))
-    if problems:
-        raise _fail(filename, problems)
     index = UnitIndex(units)
-    result = TargetsResult(filename, len(rows) - 1, dry_run=dry_run)
+    result = TargetsResult(filename, len(rows), dry_run=dry_run)
     changes: list[TargetChange] = []
     seen: dict[tuple[str, str], int] = {}
-    for n, raw in rows[1:]:
+    for n, raw in rows:
 
         def get(column: str, raw=raw) -> str:
             pos = columns.get(column)
@@ -152,8 +194,11 @@ def run_import(
                 problems.append(problem(n, column, get(column), str(exc)))
                 continue
             day = dates[column]
-            if day is not None and day < EARLIEST:
-                problems.append(problem(n, column, day.isoformat(), f"before {EARLIEST}"))
+            latest = today if column == "met_on" else latest_ahead(today)
+            if day is not None and not EARLIEST <= day <= latest:
+                problems.append(
+                    problem(n, column, day.isoformat(), f"not between {EARLIEST} and {latest}")
+                )
         if dates.get("met_on") and dates["met_on"] > today:
             problems.append(
                 problem(n, "met_on", dates["met_on"].isoformat(), f"after today ({today})")

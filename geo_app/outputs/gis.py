@@ -15,10 +15,10 @@ from geo_app.core import programme as programmes
 from geo_app.core.programme import NOT_LISTED, Field, Programme
 from geo_app.core.records import Standing
 from geo_app.errors import BadRequest
+from geo_app.outputs import records
 
 #: Layer formats by file suffix (a zipped Shapefile for .zip).
 LAYER_FORMATS = {".geojson": "GeoJSON", ".gpkg": "GPKG", ".zip": "ESRI Shapefile"}
-#: Attribute names of the joined layer: at most 10 characters, so a Shapefile keeps them.
 #: The attributes every layer has around the programme's fields (10 characters at most, so a
 #: Shapefile keeps them); the programme's fields come between ``own_status`` and ``former``,
 #: named by their ``layer`` name.
@@ -79,8 +79,50 @@ def layer_frame(units, standing: Standing):
     ).to_crs("EPSG:4326")
 
 
+#: The most bytes a Shapefile (dBase) text field holds.
+SHAPEFILE_TEXT_BYTES = 254
+#: The side table of a zipped Shapefile: every text too long for the .dbf, whole.
+LONG_TEXT_FILE = "communes_long_text.csv"
+_CUT_MARK = "…"
+
+
+def _cut(text: str, limit: int) -> str:
+    """Return `text` cut on a character boundary to at most `limit` UTF-8 bytes, marked "…"."""
+    room = limit - len(_CUT_MARK.encode())
+    data = text.encode("utf-8")[:room]
+    return data.decode("utf-8", "ignore") + _CUT_MARK
+
+
+def shapefile_frame(frame):
+    """Return `frame` with texts too long for a .dbf cut (marked "…"), and the side table.
+
+    Returns
+    -------
+    tuple
+        The frame to write and the rows (code, field, bytes, text) of every cut text, whole.
+    """
+    out = frame.copy()
+    long_rows: list[tuple[str, str, int, str]] = []
+    for col in [c for c in out.columns if c != out.geometry.name]:
+        values = list(out[col])
+        changed = False
+        for i, value in enumerate(values):
+            if isinstance(value, str) and len(value.encode("utf-8")) > SHAPEFILE_TEXT_BYTES:
+                long_rows.append((out["code"].iloc[i], col, len(value.encode("utf-8")), value))
+                values[i] = _cut(value, SHAPEFILE_TEXT_BYTES)
+                changed = True
+        if changed:
+            out[col] = values
+    return out, long_rows
+
+
 def layer_bytes(frame, suffix: str) -> bytes:
-    """Return the joined layer as a .geojson, .gpkg or .zip (Shapefile, UTF-8) file's bytes."""
+    """Return the joined layer as a .geojson, .gpkg or .zip (Shapefile, UTF-8) file's bytes.
+
+    A Shapefile's .dbf holds at most 254 bytes per text: a longer text is cut there (on a
+    character, marked "…") and kept whole in the zip's `LONG_TEXT_FILE` (code, field, bytes,
+    text), so nothing is lost silently.
+    """
     driver = LAYER_FORMATS.get(suffix)
     if driver is None:
         raise BadRequest(f"unknown layer format {suffix!r}; use .geojson, .gpkg or .zip")
@@ -88,7 +130,11 @@ def layer_bytes(frame, suffix: str) -> bytes:
         if suffix == ".zip":
             folder = Path(tmp) / "layer"
             folder.mkdir()
-            frame.to_file(folder / "communes.shp", engine="fiona", encoding="utf-8")
+            shp_frame, long_rows = shapefile_frame(frame)
+            shp_frame.to_file(folder / "communes.shp", engine="fiona", encoding="utf-8")
+            if long_rows:
+                table = [["code", "field", "bytes", "text"], *long_rows]
+                (folder / LONG_TEXT_FILE).write_bytes(records.spreadsheet_bytes(table, "csv"))
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
                 for f in sorted(folder.iterdir()):

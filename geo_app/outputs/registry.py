@@ -135,8 +135,13 @@ def _render_map(source: Source, options: printmap.ExportOptions) -> bytes:
     return printmap.render_map(source.map_data(options), options)
 
 
-def _render_pack(source: Source, options: printmap.ExportOptions) -> bytes:
-    return printmap.render_pack(source.map_data(options, tables=True), options)
+def render_pack(
+    source: Source,
+    options: printmap.ExportOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> bytes:
+    """Draw the briefing pack of `source`; `progress` hears (pages done, pages in all)."""
+    return printmap.render_pack(source.map_data(options, tables=True), options, progress)
 
 
 def _print_name(kind: str) -> Callable[[Source, printmap.ExportOptions], str]:
@@ -216,7 +221,7 @@ register(
         "pack",
         {"pdf": "application/pdf"},
         printmap.parse_options,
-        _render_pack,
+        render_pack,
         _print_name("pack"),
         slow=True,
         doc="the briefing pack: the province, then a page per listed unit",

@@ -16,7 +16,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -231,6 +233,88 @@ class CrosswalkRow(Base):
     split: Mapped[bool] = mapped_column(Boolean, nullable=False)
     share: Mapped[float | None] = mapped_column(Float)
     method: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class BoundarySet(Base):
+    """A boundary set as registered: its units' geometry (WKB) lives in `BoundaryUnit`.
+
+    The newest set of a division is the one in force; ``content_hash`` identifies its content
+    (the files' bytes, the field mapping and the encoding), whatever server read it.
+    """
+
+    __tablename__ = "boundary_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    division: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    #: how it came: "settings" (GEO_APP_BOUNDARIES at a start), "cli" or "web"
+    origin: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    source_crs: Mapped[str] = mapped_column(Text, nullable=False)
+    fields: Mapped[dict | None] = mapped_column(JSON)
+    repaired: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    warnings: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    units: Mapped[int] = mapped_column(Integer, nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class BoundaryUnit(Base):
+    """One unit of a stored boundary set, its geometry as WKB in EPSG:4326."""
+
+    __tablename__ = "boundary_units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_id: Mapped[int] = mapped_column(
+        ForeignKey("boundary_sets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    geom: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class Prepared(Base):
+    """Something derived from a boundary set once for every server, keyed by content hash:
+    display geometry (``kind`` "display") or the map's encoded data ("topology")."""
+
+    __tablename__ = "prepared"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    set_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    #: hash of the settings it was made with (algorithm, gap width, tolerance...)
+    params_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    meta: Mapped[dict] = mapped_column(JSON, nullable=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Job(Base):
+    """A background job (pack, preparation, overlay): its state, progress and result."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: what the result depends on (kind, boundary set, data revision, options): a job whose
+    #: key matches gives its result to a later request for the same thing
+    key: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    params: Mapped[dict] = mapped_column(JSON, nullable=False)
+    #: queued, running, done, failed
+    state: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result_name: Mapped[str | None] = mapped_column(Text)
+    result_type: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class TargetEventRow(Base):

@@ -6,6 +6,7 @@ is made and upgraded by Alembic (`geo-app db upgrade`), never by `create_all` at
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import logging
@@ -19,12 +20,14 @@ from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.types import Date
+from sqlalchemy.types import Date, LargeBinary
 
 from geo_app import clock
 from geo_app.core.programme import DEFAULT
 from geo_app.core.records import Event, Record, Standing, state_as_of
 from geo_app.errors import GeoAppError, NotFound, StoreUnavailable
+from geo_app.store.geometry import GeometryStore
+from geo_app.store.jobs import JobStore
 from geo_app.store.models import (
     Assignment,
     AuditEntry,
@@ -101,7 +104,7 @@ class Conflict(GeoAppError):
     status = 409
 
 
-class Store(TargetsMixin):
+class Store(GeometryStore, JobStore, TargetsMixin):
     """Access to the status store at one database URL."""
 
     def __init__(self, url: str):
@@ -422,6 +425,27 @@ class Store(TargetsMixin):
 
         self._guard(run)
 
+    def set_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Replace a user's password hash by an equivalent one (same password, newer argon2
+        parameters), unless it changed meanwhile. Not a change of password: no audit entry.
+
+        Returns
+        -------
+        bool
+            Whether the hash was replaced.
+        """
+
+        def run() -> bool:
+            with self.session() as s, s.begin():
+                result = s.execute(
+                    update(User)
+                    .where(User.username == username, User.password_hash == old_hash)
+                    .values(password_hash=new_hash)
+                )
+                return result.rowcount == 1
+
+        return self._guard(run)
+
     def set_assignments(
         self, username: str, division: str, codes: list[str], actor: str, source: str
     ) -> None:
@@ -721,10 +745,12 @@ class Store(TargetsMixin):
         fields: dict[str, str] | None = None,
         replace: bool = False,
         door: str = "cli",
+        boundary_set: dict[str, Any] | None = None,
     ) -> None:
         """Register a division with its units (code, name, kind, parent), in one transaction.
 
-        `door` ("cli" or "web") is the audit entry's source.
+        `door` ("cli" or "web") is the audit entry's source. `boundary_set` (the arguments of
+        `save_boundary_set` but the division) stores its polygons in the same transaction.
 
         Raises
         ------
@@ -778,6 +804,8 @@ class Store(TargetsMixin):
                         "valid_to": valid_to and valid_to.isoformat(),
                     },
                 )
+                if boundary_set is not None:
+                    self.save_boundary_set(name, session=s, **boundary_set)
 
         self._guard(run)
 
@@ -840,13 +868,14 @@ class Store(TargetsMixin):
                         CrosswalkRow.new_division == new_division,
                     )
                 )
-                s.execute(
-                    CrosswalkRow.__table__.insert(),
-                    [
-                        {"old_division": old_division, "new_division": new_division, **r}
-                        for r in rows
-                    ],
-                )
+                if rows:  # an empty crosswalk clears it (an empty INSERT is not valid SQL)
+                    s.execute(
+                        CrosswalkRow.__table__.insert(),
+                        [
+                            {"old_division": old_division, "new_division": new_division, **r}
+                            for r in rows
+                        ],
+                    )
                 self._audit(
                     s,
                     actor,
@@ -1284,7 +1313,11 @@ def token_hash(token: str) -> str:
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in row.items():
-        out[key] = value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+        if isinstance(value, dt.date | dt.datetime):
+            value = value.isoformat()
+        elif isinstance(value, bytes | memoryview):
+            value = base64.b64encode(bytes(value)).decode("ascii")
+        out[key] = value
     return out
 
 
@@ -1296,6 +1329,8 @@ def _from_json(table, row: dict[str, Any]) -> dict[str, Any]:
             value = dt.datetime.fromisoformat(value)
         elif value is not None and isinstance(col.type, Date):
             value = dt.date.fromisoformat(value)
+        elif value is not None and isinstance(col.type, LargeBinary):
+            value = base64.b64decode(value)
         out[col.name] = value
     return out
 

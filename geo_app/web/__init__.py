@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from geo_app import clock, config
 from geo_app.core import programme as programmes
 from geo_app.errors import GeoAppError
-from geo_app.web import admin, api, auth, downloads, exports, lists, pages
+from geo_app.web import admin, api, auth, downloads, exports, jobs, lists, pages
 from geo_app.web.common import ROOT, Services, error_response
 
 LOGGER = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def build_app(overrides: dict[str, Any] | None = None, warm: bool = False) -> Fl
     app.register_blueprint(exports.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(jobs.bp)
     app.register_blueprint(lists.bp)
     if settings["PROXIES"]:  # trust X-Forwarded-* from that many proxies, no more
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -258,6 +258,7 @@ def import_page():
                 truthy(request.form.get("dry_run")),
                 truthy(request.form.get("correct")),
                 chosen,
+                request.form.get("sheet"),
             )
         except ImportFailed as exc:
             error = exc.message
@@ -389,6 +390,15 @@ def _spec(raw: dict[str, str]) -> _Spec:
     return spec
 
 
+def _reference_units():
+    """Return the current division's display units (what a new set is compared with), or None
+    while they are not prepared."""
+    try:
+        return services().display().units
+    except GeoAppError:
+        return None
+
+
 def _message(exc: GeoAppError) -> str:
     """Return what to tell the user about `exc`, in the page's language where it is ours."""
     if isinstance(exc, divisions.BadName):
@@ -400,8 +410,14 @@ def _message(exc: GeoAppError) -> str:
     if isinstance(exc, divisions.CurrentDivision):
         return _(
             "%(name)s is the current division, whose units come from the configured boundary "
-            "set; choose another name.",
+            "set; choose another name, or tick “Replace the division of that name” to give the "
+            "map this boundary set.",
             name=exc.name,
+        )
+    if isinstance(exc, divisions.MissingUnits):
+        return _(
+            "The boundary set lacks units that have records (%(codes)s); nothing was registered.",
+            codes=", ".join(exc.details[:20]),
         )
     if isinstance(exc, divisions.DivisionExists):
         return _(
@@ -414,7 +430,17 @@ def _message(exc: GeoAppError) -> str:
             return _("Give the first day the division is in force (Valid from).")
         return _("Valid to is before Valid from.")
     if isinstance(exc, divisions.BadEncoding):
-        return _("Unknown encoding %(encoding)s (e.g. utf-8, cp1258).", encoding=exc.encoding)
+        return _(
+            "Unknown encoding %(encoding)s (e.g. utf-8, cp1258, tcvn3, vni).",
+            encoding=exc.encoding,
+        )
+    if isinstance(exc, divisions.Unconfirmed):
+        return _(
+            "The datum %(datum)s has only a ballpark shift to WGS 84, so units may sit hundreds "
+            "of metres off. Tick the confirmation to register it anyway, or upload the set "
+            "with a better .prj.",
+            datum=exc.datum,
+        )
     return exc.message
 
 
@@ -589,7 +615,9 @@ def boundaries_upload():
     except GeoAppError as exc:
         return _boundaries_page(_page_status(exc), error=_message(exc), form=raw)
     try:
-        report = divisions.check(staged.path, spec.fields, spec.encoding)
+        report = divisions.check(
+            staged.path, spec.fields, spec.encoding, reference=_reference_units()
+        )
     except BaseException:
         _discard(staged.token)
         raise
@@ -638,7 +666,11 @@ def boundaries_accept():
             source_door=_SOURCE,
             dest_root=divisions.boundary_root(svc.settings),
             current=svc.division,
+            reference=_reference_units(),
+            confirm_ballpark=truthy(request.form.get("confirm_ballpark")),
         )  # no display geometry here: `geo-app boundaries prepare` does it, never a request
+        if done.current:  # the map's new set: a background job prepares it for every server
+            svc.queue().submit("prepare", {}, current_user.username)
     except GeoAppError as exc:
         return _boundaries_page(_page_status(exc), error=_message(exc), form=raw)
     _discard(staged.token)

@@ -20,6 +20,7 @@ from geo_app.core import changes
 from geo_app.core.programme import NOT_LISTED, Programme, all_programmes
 from geo_app.core.records import Record, parse_date
 from geo_app.errors import BadRequest, GeoAppError, NotFound
+from geo_app.geodata import divisions
 from geo_app.store import Change, Conflict, TargetChange
 from geo_app.web.common import (
     Payload,
@@ -123,6 +124,27 @@ def commune(code: str):
     """Send one unit's record and history (404 when the boundary set has no such unit)."""
     lang = api_lang()
     return jsonify(unit_details(code, lang, parse_as_of()))
+
+
+@bp.get("/api/communes/<code>/neighbours")
+def neighbours(code: str):
+    """List the units next to one unit (in SQL with PostGIS, else with shapely)."""
+    lang = api_lang()
+    prog = request_programme()
+    svc = services()
+    geometry = unit_geometry()
+    if geometry.unit(code) is None:
+        raise NotFound(f"no unit {code[:20]!r} in the boundary set")
+    codes, how = divisions.neighbours(svc.store, code, svc.settings)
+    statuses = view_as_of(None, None, prog.code).statuses
+    labels = maps.status_labels(lang, prog.code)
+    units = []
+    for c in codes:
+        unit = geometry.unit(c)
+        if unit is not None:
+            status = statuses.get(c, "not_listed")
+            units.append({**unit, "status": status, "status_label": labels[status]})
+    return jsonify({"code": code, "programme": prog.code, "neighbours": units, "computed_by": how})
 
 
 # -- editing ----------------------------------------------------------------------------------
@@ -453,7 +475,8 @@ def import_status():
     dry_run = truthy(request.form.get("dry_run") or request.args.get("dry_run"))
     correct = truthy(request.form.get("correct") or request.args.get("correct"))
     prog = request_programme()
-    result = run_web_import(request.files.get("file"), dry_run, correct, prog.code)
+    sheet = request.form.get("sheet") or request.args.get("sheet")
+    result = run_web_import(request.files.get("file"), dry_run, correct, prog.code, sheet)
     return jsonify(result.to_dict())
 
 

@@ -172,6 +172,9 @@ def login():
         ok = accounts.verify_password(row["password_hash"] if row else None, password)
         if ok and row and not row["disabled"] and not limited:
             store.record_login(username, address, True)
+            if accounts.needs_rehash(row["password_hash"]):
+                # made with older argon2 parameters: upgrade it now that the password is known
+                store.set_password_hash(username, row["password_hash"], accounts.rehash(password))
             session.clear()  # a new session, never the one the request came with (fixation)
             session[SESSION_KEY] = store.start_session(username, address)
             login_user(AppUser(row["username"], row["role"]))

@@ -26,6 +26,8 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
+    has_app_context,
     jsonify,
     render_template,
     request,
@@ -35,7 +37,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 
-from geo_app import clock, config
+from geo_app import clock, config, jobs
 from geo_app.cache import LRUCache
 from geo_app.core import programme as programmes
 from geo_app.core.programme import Programme
@@ -85,13 +87,35 @@ class Services:
         self.cache = LRUCache()
         self.files = LRUCache(FILE_CACHE_ENTRIES)
         self.reader = ReadModel(self.store, self.division, self.cache)
-        self._display: boundaries.Display | None = None
+        self._started = False
+        self._queue: jobs.Queue | None = None
+
+    def queue(self) -> jobs.Queue:
+        """Return the background job queue (made at its first use)."""
+        if self._queue is None:
+            self._queue = jobs.Queue(self.settings, self.store)
+        return self._queue
 
     def display(self) -> boundaries.Display:
-        """Return the prepared display geometry (never computed inside a request)."""
-        if self._display is None:
-            self._display = boundaries.prepare_from_settings(self.settings, cached_only=True)
-        return self._display
+        """Return the display geometry of the current division's boundary set in force.
+
+        It comes from the store, so every server shows the same set, and a set given on one
+        server shows on every other at its next request (one small query per request). The
+        first call of a process imports the configured set into the store when it is new there.
+        Never computed inside a request.
+        """
+        if has_app_context() and "geo_app_display" in g:
+            return g.geo_app_display
+        display = None
+        if self._started:
+            key = boundaries.active_display_key(self.store, self.settings)
+            display = boundaries.stored_display(self.store, key, known=True) if key else None
+        if display is None:
+            display = boundaries.active_display(self.store, self.settings)
+            self._started = True
+        if has_app_context():
+            g.geo_app_display = display
+        return display
 
     def revision(self) -> int:
         return self.store.revision()
@@ -399,7 +423,11 @@ def page_context() -> dict[str, Any]:
 
 # -- imports through the web ----------------------------------------------------------------
 def run_web_import(
-    upload, dry_run: bool, correct: bool = False, programme: str | None = None
+    upload,
+    dry_run: bool,
+    correct: bool = False,
+    programme: str | None = None,
+    sheet: str | None = None,
 ) -> importer.ImportResult:
     """Import an uploaded status file as the logged-in user (all rows, or nothing)."""
     if upload is None or not upload.filename:
@@ -418,6 +446,9 @@ def run_web_import(
         dry_run=dry_run,
         correct=correct,
         lang=page_lang(),
+        sheet=(sheet or "").strip()[:64] or None,
+        max_rows=svc.settings["IMPORT_MAX_ROWS"],
+        other_divisions=lambda: importer.other_division_codes(svc.store, svc.division),
         programme=programme,
     )
 
@@ -427,16 +458,23 @@ _GDAL_LOCK = threading.Lock()
 
 
 def _source_units():
-    """Return the boundary set's own (repaired, not simplified) units, read once per set."""
+    """Return the current division's boundary set in force as read (repaired, not simplified):
+    the store's (what every server shows), read once per set and process."""
     svc = services()
     s = svc.settings
+    current = svc.store.boundary_set(s["DIVISION"])
+    if current is None:  # not imported yet: the configured file
+        return map_cache().get(
+            ("source-units", svc.display().key),
+            lambda: (
+                boundaries.load(
+                    s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
+                ).units
+            ),
+        )
     return map_cache().get(
-        ("source-units", svc.display().key),
-        lambda: (
-            boundaries.load(
-                s["BOUNDARIES"], boundaries.FieldMap.from_settings(s), s["ENCODING"] or None
-            ).units
-        ),
+        ("source-units", current["id"]),
+        lambda: boundaries.stored_set(svc.store, current).units,
     )
 
 
@@ -485,7 +523,14 @@ def send_output(output: registry.Output, fmt: str) -> Response:
         LOGGER.info("export %s rendered: %s (%d bytes)", output.name, name, len(body))
         return body, name
 
-    body, name = file_cache().get(key, make)
+    done = None
+    if output.name == "pack":  # a background job may have made it already (on any server)
+        job_key = jobs.pack_key(svc.display().key, revision, view.figures_date, as_of, options)
+        done = svc.store.job_for_key(job_key)
+    if done is not None and done["state"] == "done":
+        body, name, _mimetype = svc.store.job_result(done["id"])
+    else:
+        body, name = file_cache().get(key, make)
     action = f"export.{output.name}" if output.group == "print" else "export.download"
     details = {
         "format": fmt,

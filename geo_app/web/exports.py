@@ -6,7 +6,8 @@
 programme) and ``as_of`` (YYYY-MM-DD: the records in force that day); a bad one is a 400 with a
 message naming it. Roles with the ``export`` permission only. The bytes are kept in memory per
 boundary set, programme, data revision, day and parameters, so a status change shows in the
-next export at once.
+next export at once. A pack made by a background job (``POST /api/jobs``, on any server) for
+the same data and options is sent as it is.
 """
 
 from __future__ import annotations

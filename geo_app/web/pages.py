@@ -44,7 +44,7 @@ from geo_app.web.common import (
     vendor_url,
     view_as_of,
 )
-from geo_app.webmap import maps
+from geo_app.webmap import maps, topology
 
 LOGGER = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -135,6 +135,10 @@ def _js_text(prog: Programme, lang: str) -> dict[str, str]:
         "import": _("import"),
         "recorded": _("recorded"),
         "correction": _("correction"),
+        "job_queued": _("Waiting for a job worker…"),
+        "job_progress": _("Preparing the pack… %(pct)s %%", pct="{pct}"),
+        "job_ready": _("The pack is ready; downloading."),
+        "job_failed": _("The pack could not be made: %(error)s", error="{error}"),
         "overdue": _("%(n)s days overdue", n="{n}"),
         "days_left": _("%(n)s days left", n="{n}"),
         "met_early": _("Met early"),
@@ -174,7 +178,7 @@ def map_script(lang: str, prog: Programme) -> MapScript:
         assets = map_assets()
         m = maps.build_map(
             unit_geometry(),
-            url_for("pages.map_data", key=display.key),
+            url_for("pages.map_topology", key=display.key),
             None,
             lang,
             assets,
@@ -290,7 +294,7 @@ def _render_map_page(
     perms = accounts.ROLES.get(role or "", frozenset())
     script = map_script(lang, prog)
     parts = script.parts
-    data_url = url_for("pages.map_data", key=display.key)
+    data_url = url_for("pages.map_topology", key=display.key)
     script_url = url_for(
         "pages.map_script_file",
         key=display.key,
@@ -313,6 +317,7 @@ def _render_map_page(
             "summary": url_for("api.summary"),
             "trend": url_for("api.trend"),
             "me": url_for("auth.me"),
+            "jobs": url_for("jobs.start"),
         },
         "statuses": list(prog.record_statuses),
         "labels": maps.status_labels(lang, prog.code),
@@ -409,6 +414,26 @@ def map_data_payload(key: str) -> Payload:
     )
 
 
+def map_topology_payload(key: str) -> Payload:
+    """Return the map's geometry as TopoJSON, cached per boundary set: encoded once for every
+    server (kept in the store by display key), read by the others."""
+
+    def make() -> Payload:
+        store = services().store
+        stored_key = f"topology-{topology.VERSION}-{key}"
+        found = store.prepared(stored_key)
+        if found is not None:
+            body = found[1]
+        else:
+            body = unit_geometry().topology_data()
+            store.save_prepared(
+                stored_key, "topology", key, topology.VERSION, {"bytes": len(body)}, body
+            )
+        return Payload.of(body, "application/json")
+
+    return map_cache().get(("map-topology", key), make)
+
+
 @bp.get("/")
 def index():
     """Show the provincial map with its figures, legend, search box and status filter."""
@@ -445,6 +470,14 @@ def map_data(key: str):
     return send_payload(map_data_payload(key), f"private, max-age={YEAR}, immutable")
 
 
+@bp.get("/map/units-<key>.topojson")
+def map_topology(key: str):
+    """Send the map's geometry as TopoJSON (what the map loads: each border once, quantised)."""
+    if key != services().display().key:
+        abort(404, description="this map data belongs to another boundary set; reload the page")
+    return send_payload(map_topology_payload(key), f"private, max-age={YEAR}, immutable")
+
+
 # -- set-up -----------------------------------------------------------------------------------
 @bp.record_once
 def _setup(state) -> None:
@@ -465,7 +498,7 @@ def warm(app: Flask) -> None:
     for lang in LANGS:
         with app.test_request_context(f"/?lang={lang}"):
             try:
-                map_data_payload(services().display().key)
+                map_topology_payload(services().display().key)
                 for prog in all_programmes():
                     for role in accounts.ROLES:
                         page_payload(lang, None, role, prog)

@@ -38,6 +38,7 @@ from geo_app.core.names import search_key
 from geo_app.core.programme import NOT_LISTED
 from geo_app.core.records import OUTLINE_COLOR
 from geo_app.errors import GeoAppError
+from geo_app.webmap import topology
 
 LOGGER = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class UnitGeometry:
         self.geometry_json: list[str] = [
             json.dumps(mapping(g), separators=(",", ":")) for g in geoms
         ]
+        self._geoms = np.asarray(units.geometry.values)
         self.vertices = int(shapely.get_num_coordinates(geoms).sum())
         minx, miny, maxx, maxy = (float(v) for v in units.total_bounds)
         #: [[south, west], [north, east]] as Leaflet wants them.
@@ -162,6 +164,20 @@ class UnitGeometry:
         return self._collection(
             {"code": c, "name": n, "kind": k}
             for c, n, k in zip(self.codes, self.names, self.kinds, strict=True)
+        )
+
+    def topology_data(self) -> bytes:
+        """Return what the map loads: every unit (``code``, ``name``, ``kind``) as TopoJSON,
+        each shared border once, quantised (`geo_app.webmap.topology`): a third of the GeoJSON
+        gzip-compressed."""
+        return topology.dumps(
+            topology.encode(
+                self._geoms,
+                (
+                    {"code": c, "name": n, "kind": k}
+                    for c, n, k in zip(self.codes, self.names, self.kinds, strict=True)
+                ),
+            )
         )
 
     def communes_geojson(
@@ -335,12 +351,48 @@ class StatusLayer(Layer):
             layer.geoAppStatusOf = statusOf;
             var root = document.documentElement;
             root.setAttribute("data-map-state", "loading");
+            // TopoJSON (geo_app/webmap/topology.py): arcs delta-encoded on a grid, each
+            // border once; rebuilt here into the GeoJSON features Leaflet draws
+            function fromTopology(topo) {
+                var sx = topo.transform.scale[0], sy = topo.transform.scale[1];
+                var tx = topo.transform.translate[0], ty = topo.transform.translate[1];
+                var arcs = topo.arcs.map(function (arc) {
+                    var x = 0, y = 0, out = new Array(arc.length);
+                    for (var i = 0; i < arc.length; i++) {
+                        x += arc[i][0]; y += arc[i][1];
+                        out[i] = [x * sx + tx, y * sy + ty];
+                    }
+                    return out;
+                });
+                function ring(ids) {
+                    var pts = [];
+                    for (var n = 0; n < ids.length; n++) {
+                        var i = ids[n], a = i >= 0 ? arcs[i] : arcs[~i].slice().reverse();
+                        for (var k = n ? 1 : 0; k < a.length; k++) { pts.push(a[k]); }
+                    }
+                    return pts;
+                }
+                var name = Object.keys(topo.objects)[0];
+                return {
+                    type: "FeatureCollection",
+                    features: topo.objects[name].geometries.map(function (g) {
+                        var coords = g.type === "Polygon"
+                            ? g.arcs.map(ring)
+                            : g.arcs.map(function (p) { return p.map(ring); });
+                        return {
+                            type: "Feature", properties: g.properties,
+                            geometry: {type: g.type, coordinates: coords}
+                        };
+                    })
+                };
+            }
             fetch({{ this.data_url|tojson }}, {credentials: "same-origin"})
                 .then(function (response) {
                     if (!response.ok) { throw new Error("HTTP " + response.status); }
                     return response.json();
                 })
                 .then(function (data) {
+                    if (data.type === "Topology") { data = fromTopology(data); }
                     layer.addData(data);
                     root.setAttribute("data-map-state", "ready");
                     document.dispatchEvent(new CustomEvent("geoapp:loaded", {

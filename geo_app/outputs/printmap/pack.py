@@ -4,6 +4,7 @@ the period (with ``since``), the figures per responsible unit, then a page per u
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import replace
 
 import matplotlib
@@ -48,7 +49,11 @@ def page_count(data: MapData, options: ExportOptions) -> int:
     return 1 + tables_pages + len(pack_codes(data, options))
 
 
-def render_pack(data: MapData, options: ExportOptions) -> bytes:
+def render_pack(
+    data: MapData,
+    options: ExportOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> bytes:
     """Render the briefing pack: one PDF, the province first, then a page per unit.
 
     After the province's map come the list of listed units (their status, deadline, targets
@@ -62,6 +67,8 @@ def render_pack(data: MapData, options: ExportOptions) -> bytes:
     options:
         ``areas`` lists the units to give a page (default: every listed unit, see
         `pack_codes`); ``fmt`` must be ``pdf``.
+    progress:
+        Called with (pages done, pages in all) after each page (a background job's progress).
 
     Returns
     -------
@@ -87,14 +94,20 @@ def render_pack(data: MapData, options: ExportOptions) -> bytes:
         with PdfPages(buf, metadata=_pdf_metadata(options)) as pdf:
             province = replace(options, areas=())
             pdf.savefig(_build_map(data, province, (1, total), None).figure)
-            page = 2
+            done = 1
+            if progress is not None:
+                progress(done, total)
             for title, columns, body, empty in parts:
                 for fig in tables.table_pages(
-                    data, options, geo, title, columns, body, page, total, empty
+                    data, options, geo, title, columns, body, done + 1, total, empty
                 ):
                     pdf.savefig(fig)
-                    page += 1
+                    done += 1
+                if progress is not None:
+                    progress(done, total)
             for code in codes:
-                pdf.savefig(_build_map(data, options, (page, total), code).figure)
-                page += 1
+                pdf.savefig(_build_map(data, options, (done + 1, total), code).figure)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
         return buf.getvalue()
