@@ -67,6 +67,7 @@ def settings(tmp: Path, quick: bool, **overrides: Any) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
         "SECRET_KEY": BENCH_SECRET,
         "TILES": "none",
+        "JOBS_DB": str(tmp / "jobs.sqlite3"),  # the job queue too: nothing written outside
     }
     if quick:
         values["CACHE_DIR"] = str(tmp / "cache")

@@ -512,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                 GEO_APP_DATABASE_URL=db_url,
                 GEO_APP_SECRET_KEY=BENCH_SECRET,
                 GEO_APP_CACHE_DIR=str(values["CACHE_DIR"]),
+                GEO_APP_JOBS_DB=str(values["JOBS_DB"]),
             )
             try:
                 for pace in paces:

@@ -14,6 +14,7 @@ from conftest import THANH_HOA
 from geo_app import config
 from geo_app.cli import doctor
 from geo_app.cli import main as cli_main
+from geo_app.store import Store
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ def test_a_working_installation(env):
     for text in ("Python 3.", "GDAL ", "PROJ ", "GEOS ", "Flask ", "SQLAlchemy ", "openpyxl "):
         assert text in out
     assert f"expat {'.'.join(map(str, pyexpat.version_info))}" in out
-    assert "reached, schema 0007 (current)" in out
+    head = Store(env["DATABASE_URL"]).head_revision()
+    assert f"reached, schema {head} (current)" in out
     assert "display geometry prepared: 166 units" in out
     assert "GEO_APP_SESSION_IDLE_HOURS = 8.0" in out
     assert "do-not-print-this-key" not in out and "GEO_APP_SECRET_KEY = (set, hidden)" in out

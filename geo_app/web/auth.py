@@ -66,7 +66,13 @@ PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static", "pages.vendor"}
 #: app's static files, the packaged libraries, the boundary geometry and the folium script,
 #: long-cached when their URL carries their version). Every other answer is
 #: ``Cache-Control: private, no-store`` unless it says otherwise.
-LONG_CACHED = {"static", "pages.vendor", "pages.map_data", "pages.map_script_file"}
+LONG_CACHED = {
+    "static",
+    "pages.vendor",
+    "pages.map_data",
+    "pages.map_topology",
+    "pages.map_script_file",
+}
 #: How long a browser keeps to HTTPS once it has seen the app over HTTPS (a year).
 HSTS_SECONDS = 365 * 24 * 3600
 #: Failed logins allowed in `LIMIT_WINDOW` for one account from one address.
