@@ -20,7 +20,7 @@ from geo_app.core.names import match_key
 from geo_app.core.records import parse_date
 from geo_app.core.targets import Target
 from geo_app.io import sheets
-from geo_app.io.importer import (
+from geo_app.io.rows import (
     HEADER_SEARCH_ROWS,
     MAX_BYTES,
     UnitIndex,

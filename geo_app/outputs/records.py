@@ -17,7 +17,7 @@ from typing import Any
 
 from geo_app.core import programme as programmes
 from geo_app.errors import BadRequest
-from geo_app.io.importer import FORMULA_PREFIX, FORMULA_START, UnitRef, headers
+from geo_app.io.rows import FORMULA_PREFIX, FORMULA_START, UnitRef, headers
 
 
 def csv_safe(value: Any) -> Any:

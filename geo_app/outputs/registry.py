@@ -20,7 +20,7 @@ from geo_app import clock
 from geo_app.core import programme as programmes
 from geo_app.errors import BadRequest
 from geo_app.io import targets as targets_io
-from geo_app.io.importer import unit_refs
+from geo_app.io.rows import unit_refs
 from geo_app.outputs import gis, printmap, records
 from geo_app.readmodel import ReadModel, View, responsible_figures
 

@@ -32,7 +32,7 @@ from geo_app.core.records import parse_date
 from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
 from geo_app.geodata import boundaries, divisions
 from geo_app.i18n import format_date, format_timestamp
-from geo_app.io.importer import format_problem
+from geo_app.io.rows import format_problem
 from geo_app.outputs import records
 from geo_app.web.common import (
     error_response,
