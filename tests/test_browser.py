@@ -45,6 +45,10 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'"
 )
+#: The colour a unit's path shows: its fill, or for a hatched status the colour under the lines
+#: of its SVG pattern (tests/test_access_colour.py checks the patterns themselves).
+FILL_COLOUR = """(e => { const f = e.getAttribute('fill'), m = /^url\\(#(.+)\\)$/.exec(f || '');
+    return m ? document.getElementById(m[1]).querySelector('rect').getAttribute('fill') : f; })"""
 #: Keeps the map and its layer where tests can reach them (the page itself exposes nothing).
 HOOK = "document.addEventListener('geoapp:layer', e => { window.__geoapp = e.detail; });"
 
@@ -291,9 +295,15 @@ def test_every_unit_is_drawn_in_its_status_colour(page, live):
     paths = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
     assert paths.count() == 166
     fills = Counter(paths.evaluate_all("els => els.map(e => e.getAttribute('fill'))"))
-    expected = {BY_CODE[s].color: n for s, n in SAMPLE_COUNTS.items()}
+    patterns = maps.status_patterns()  # the hatched statuses are filled with their pattern
+    expected = {
+        f"url(#{patterns[s]['id']})" if s in patterns else BY_CODE[s].color: n
+        for s, n in SAMPLE_COUNTS.items()
+    }
     expected[BY_CODE["not_listed"].color] = 166 - sum(SAMPLE_COUNTS.values())
     assert fills == expected
+    colours = Counter(paths.evaluate_all(f"els => els.map({FILL_COLOUR})"))
+    assert colours == {BY_CODE[s].color: n for s, n in {**SAMPLE_COUNTS, "not_listed": 104}.items()}
     legend = page.locator(".legend-row")
     assert legend.count() == len(STATUSES)
     assert legend.first.inner_text().split("\n")[-1].strip() == "24"
@@ -584,8 +594,8 @@ def test_the_trend_chart_and_the_user_show(page, live):
 
 def fill_of(page, code: str) -> str:
     return page.evaluate(
-        """(code) => window.__geoapp.layer.getLayers()
-            .find(l => l.feature.properties.code === code)._path.getAttribute('fill')""",
+        f"""(code) => {FILL_COLOUR}(window.__geoapp.layer.getLayers()
+            .find(l => l.feature.properties.code === code)._path)""",
         code,
     )
 
@@ -679,7 +689,7 @@ def test_the_date_control_shows_a_past_state(page, live):
     )
     fills = Counter(
         page.locator(".leaflet-overlay-pane path.leaflet-interactive").evaluate_all(
-            "els => els.map(e => e.getAttribute('fill'))"
+            f"els => els.map({FILL_COLOUR})"
         )
     )
     assert fills[BY_CODE["transformed"].color] == figures["counts"]["transformed"]

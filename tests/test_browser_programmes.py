@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_browser import (  # noqa: F401  (fixtures used by name)
     CHROMIUM,
+    FILL_COLOUR,
     assert_same_origin,
     desktop,
     interior,
@@ -55,7 +56,7 @@ def test_the_drug_map_has_its_colours_legend_and_figures(page, live):
     open_map(page, live, "/?programme=drugs")
     paths = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
     assert paths.count() == 166
-    fills = Counter(paths.evaluate_all("els => els.map(e => e.getAttribute('fill'))"))
+    fills = Counter(paths.evaluate_all(f"els => els.map({FILL_COLOUR})"))
     expected = {DRUGS.by_code[s].color: n for s, n in COUNTS.items()}
     expected[DRUGS.by_code["not_listed"].color] = 166 - sum(COUNTS.values())
     assert fills == expected
@@ -103,8 +104,8 @@ def test_the_panel_shows_the_programmes_fields_and_an_edit_recolours_the_unit(pa
         f" === {DRUGS.label('type_2')!r}"
     )
     fill = page.evaluate(
-        "() => window.__geoapp.layer.getLayers()"
-        ".find(l => l.feature.properties.code === '15607').options.fillColor"
+        f"() => {FILL_COLOUR}(window.__geoapp.layer.getLayers()"
+        ".find(l => l.feature.properties.code === '15607')._path)"
     )
     assert fill == DRUGS.by_code["type_2"].color
     assert page.locator('#panel [data-field="use_points"]').inner_text() == "2"

@@ -8,6 +8,7 @@ import pytest
 from conftest import BY_CODE
 from test_browser import (  # noqa: F401  (fixtures used by name)
     CHROMIUM,
+    FILL_COLOUR,
     assert_same_origin,
     desktop,
     interior,
@@ -37,8 +38,8 @@ def old_records(live):
 
 def fill_of(page, code: str) -> str:
     return page.evaluate(
-        "(code) => window.__geoapp.layer.getLayers()"
-        ".find(l => l.feature.properties.code === code).options.fillColor",
+        f"(code) => {FILL_COLOUR}(window.__geoapp.layer.getLayers()"
+        ".find(l => l.feature.properties.code === code)._path)",
         code,
     )
 

@@ -159,7 +159,7 @@ def test_units_are_filled_with_their_status_colour(data):
     for status_code, codes in checked.items():
         for code in codes:
             colour = dominant_colour(image, mf, metric[code])
-            expected = rgb(BY_CODE[status_code].color)
+            expected = rgb(BY_CODE[status_code].print_fill)  # the print fill
             assert np.abs(colour - expected).max() <= 3, (code, status_code, colour, expected)
 
 
@@ -200,7 +200,7 @@ def test_hotspot_and_relapsed_are_hatched(data):
         if len(faces):
             hatches[tuple(np.round(faces[0][:3] * 255).astype(int))] = coll.get_hatch()
     for st in STATUSES:
-        assert hatches[tuple(rgb(st.color))] == (st.hatch or None), st.code
+        assert hatches[tuple(rgb(st.print_fill))] == (st.hatch or None), st.code
     assert BY_CODE["hotspot"].hatch and BY_CODE["relapsed"].hatch
 
 

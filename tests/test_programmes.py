@@ -82,6 +82,8 @@ def test_the_drug_programme_has_its_own_statuses_palette_and_headline():
         (lambda d: d["headline"].update(status="nope"), "[headline]"),
         (lambda d: d["texts"]["en"].pop("map_title"), "[texts.en]: missing map_title"),
         (lambda d: d.pop("not_listed"), "'not_listed' is missing"),
+        (lambda d: d["statuses"][2].update(print_color="pale"), "print_color 'pale' is not"),
+        (lambda d: d["statuses"][0].update(hatch="oo"), "hatch 'oo' may only use"),
     ],
 )
 def test_a_broken_definition_is_refused_naming_the_file_and_key(change, message):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ from geo_app import clock, create_app
 from geo_app.store import Store
 
 RELEASE = Path(__file__).resolve().parent / "data" / "release-2026-11-27"
+#: The release's printed map as the current code draws it (regenerate after a deliberate change
+#: of the print look: GEO_APP_REGENERATE_REFERENCE=1 pytest tests/test_upgrade.py, and look).
+CURRENT_MAP = RELEASE / "map-current.png"
 
 
 def load_previous_release(store) -> None:
@@ -116,7 +120,12 @@ def test_the_previous_release_upgrades_and_shows_the_same(upgraded_app, tmp_path
     assert png.status_code == 200
     actual = tmp_path / "map.png"
     actual.write_bytes(png.data)
-    assert compare_images(str(RELEASE / "map.png"), str(actual), tol=2) is None
+    # the map the current code draws of the upgraded data (the release's own `map.png` is the
+    # look before the deliberate print changes since, e.g. issue 16's 7 pt labels)
+    if os.environ.get("GEO_APP_REGENERATE_REFERENCE") and store.url.startswith("sqlite"):
+        CURRENT_MAP.write_bytes(png.data)
+        pytest.skip(f"reference image written to {CURRENT_MAP}; look at it before committing")
+    assert compare_images(str(CURRENT_MAP), str(actual), tol=2) is None
 
     unit = client.get("/api/communes/16522").get_json()
     assert unit["programme"] == "hotspot" and unit["record"]["designated_on"] == "2022-12-15"

@@ -49,6 +49,10 @@ TEXT_KEYS = (
     "file_pack",
 )
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+#: The hatch marks a status may have (matplotlib's line hatches; the web map draws the same
+#: lines as an SVG pattern): / \\ diagonals, x both, - | + horizontal and vertical; repeated
+#: for denser lines.
+HATCH_CHARS = "/\\x-|+"
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _LAYER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}$")
 _PUNCT = re.compile(r"[\s,.;:_\-–—]+")
@@ -88,9 +92,15 @@ class Status:
     aliases: tuple[str, ...] = ()
     dated_by: str | None = None  # the field an imported row's date comes from
     stamps: str | None = None  # the field a change to this status fills when empty
+    print_color: str = ""  # fill on printed exports when it differs ("" = `color`)
 
     def label(self, lang: str = "vi") -> str:
         return self.label_en if lang == "en" else self.label_vi
+
+    @property
+    def print_fill(self) -> str:
+        """Return the fill printed exports use: `print_color`, or `color` without one."""
+        return self.print_color or self.color
 
 
 @dataclass(frozen=True)
@@ -339,6 +349,7 @@ class Programme:
                     "label": s.label(lang),
                     "color": s.color,
                     "hatch": s.hatch,
+                    "print_color": s.print_fill,
                     "listed": s.listed,
                 }
                 for s in self.statuses
@@ -434,6 +445,12 @@ def parse(data: Mapping[str, Any], source: str = "") -> Programme:
         color = _need(s, "color", at)
         if not _COLOR.match(color):
             raise ProgrammeError(f"{at}: color {color!r} is not #RRGGBB")
+        print_color = s.get("print_color", "")
+        if print_color and not (isinstance(print_color, str) and _COLOR.match(print_color)):
+            raise ProgrammeError(f"{at}: print_color {print_color!r} is not #RRGGBB")
+        hatch = s.get("hatch", "")
+        if not isinstance(hatch, str) or set(hatch) - set(HATCH_CHARS):
+            raise ProgrammeError(f"{at}: hatch {hatch!r} may only use {HATCH_CHARS}")
         for key in ("dated_by", "stamps"):
             if s.get(key) and (s[key] not in by_field or by_field[s[key]].type != "date"):
                 raise ProgrammeError(f"{at}: {key} {s[key]!r} names no date field")
@@ -444,19 +461,29 @@ def parse(data: Mapping[str, Any], source: str = "") -> Programme:
                 vi,
                 en,
                 color,
-                s.get("hatch", ""),
+                hatch,
                 int(_need(s, "gravity", at, int)),
                 bool(s.get("listed", True)),
                 tuple(s.get("aliases", ())),
                 s.get("dated_by"),
                 s.get("stamps"),
+                print_color,
             )
         )
     if not statuses:
         raise ProgrammeError(f"{where}: no status")
     unlisted = _need(data, "not_listed", where, dict)
     vi, en = _labels(unlisted, f"{where} [not_listed]")
-    statuses.append(Status(NOT_LISTED, vi, en, unlisted.get("color", "#E8E8E8"), gravity=0))
+    statuses.append(
+        Status(
+            NOT_LISTED,
+            vi,
+            en,
+            unlisted.get("color", "#E8E8E8"),
+            gravity=0,
+            print_color=unlisted.get("print_color", ""),
+        )
+    )
     by_code = {s.code: s for s in statuses}
     if len(by_code) != len(statuses):
         raise ProgrammeError(f"{where}: a status code is given twice")

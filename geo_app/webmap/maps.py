@@ -88,6 +88,81 @@ def status_styles(programme: str | None = None) -> dict[str, dict[str, Any]]:
     }
 
 
+#: The lines of a hatched status, on the web as on paper (`Status.hatch`, the print exports'
+#: matplotlib hatch): drawn in the print hatch's colour over the status colour, so both show.
+HATCH_INK = OUTLINE_COLOR
+HATCH_WIDTH = 1.4  # px, on the map
+#: Side of the SVG pattern's tile in px for a single mark ("/"); "//" halves it, and so on.
+HATCH_TILE = 16
+#: Period of the legend swatch's stripes in px (a swatch is 14 px).
+SWATCH_PERIOD = 4.5
+_LINES = {"/": ("/",), "\\": ("\\",), "x": ("/", "\\"), "-": ("-",), "|": ("|",), "+": ("-", "|")}
+_CSS_ANGLE = {"/": 135, "\\": 45, "-": 0, "|": 90}
+
+
+def _hatch_lines(hatch: str) -> tuple[tuple[str, ...], int]:
+    """Return the line directions of a hatch code and how many times its marks repeat."""
+    lines: list[str] = []
+    for ch in hatch:
+        for line in _LINES.get(ch, ()):
+            if line not in lines:
+                lines.append(line)
+    return tuple(lines), max((hatch.count(ch) for ch in set(hatch)), default=0)
+
+
+def pattern_id(code: str, programme: str | None = None) -> str:
+    """Return the id of the SVG pattern of a status on the map page."""
+    return f"geoapp-hatch-{programmes.get(programme).code}-{code}"
+
+
+def status_patterns(programme: str | None = None) -> dict[str, dict[str, Any]]:
+    """Return the SVG pattern of each hatched status of a programme, by status code.
+
+    Each is ``id``, ``size`` (the tile's side in px), ``color`` (the background: the status
+    colour), ``ink``, ``width`` and ``d`` (the lines, an SVG path in the tile). The page's
+    script puts them in the map's SVG ``<defs>`` and fills the units with ``url(#id)``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for st in programmes.get(programme).statuses:
+        lines, repeat = _hatch_lines(st.hatch)
+        if not lines:
+            continue
+        t = max(HATCH_TILE // repeat, 4)
+        h = t / 2
+        parts = {
+            # each diagonal with its neighbours' ends, so tiles join without gaps
+            "/": f"M0,{t} L{t},0 M{-h},{h} L{h},{-h} M{h},{t + h} L{t + h},{h}",
+            "\\": f"M0,0 L{t},{t} M{-h},{h} L{h},{t + h} M{h},{-h} L{t + h},{h}",
+            "-": f"M0,{h} H{t}",
+            "|": f"M{h},0 V{t}",
+        }
+        out[st.code] = {
+            "id": pattern_id(st.code, programme),
+            "size": t,
+            "color": st.color,
+            "ink": HATCH_INK,
+            "width": HATCH_WIDTH,
+            "d": " ".join(parts[line] for line in lines),
+        }
+    return out
+
+
+def swatch_style(code: str, programme: str | None = None) -> str:
+    """Return the CSS of a status's legend swatch: its colour, and its hatch lines if any."""
+    st = programmes.get(programme).by_code[code]
+    css = f"background: {st.color}"
+    lines, repeat = _hatch_lines(st.hatch)
+    if lines:
+        period = max(SWATCH_PERIOD * 2 / repeat, 3.0)
+        stripes = ", ".join(
+            f"repeating-linear-gradient({_CSS_ANGLE[line]}deg, {HATCH_INK} 0 1.2px, "
+            f"transparent 1.2px {period:g}px)"
+            for line in lines
+        )
+        css += f"; background-image: {stripes}"
+    return css
+
+
 def status_labels(lang: str = "vi", programme: str | None = None) -> dict[str, str]:
     """Return the label of every status of a programme (``not_listed`` included) in `lang`."""
     return {s.code: s.label(lang) for s in programmes.get(programme).statuses}
@@ -248,6 +323,8 @@ class StatusLayer(Layer):
     ``<script type="application/json">`` element of the page that holds them. The polygons are
     fetched once from `data_url` (long-lived, cacheable), so the rendered map does not grow
     with them.
+    A hatched status (`status_patterns`) is filled with its SVG pattern: its colour under its
+    lines, the same the print exports draw, so the grave statuses read without colour.
     Each unit gets a tooltip (kind, name, status label); `on_each_feature` is called for each
     unit as in `folium.GeoJson`. The page can fade units (``layer.geoApp.filter``), mark the
     selected one (``layer.geoApp.selected``) and call ``layer.resetStyle()``.
@@ -281,6 +358,7 @@ class StatusLayer(Layer):
                 hoverStyle: {{ this.hover|tojson }},
                 selectedStyle: {{ this.selected|tojson }},
                 fallback: {{ this.fallback|tojson }},
+                patterns: {{ this.patterns|tojson }},
                 filter: null,
                 selected: null,
                 hover: null
@@ -291,6 +369,10 @@ class StatusLayer(Layer):
             function style(feature) {
                 var code = feature.properties.code, status = statusOf(feature);
                 var s = Object.assign({}, state.styles[status]);
+                // a hatched status: its colour under its lines (an SVG pattern, addPatterns)
+                if (state.patterns[status]) {
+                    s.fillColor = "url(#" + state.patterns[status].id + ")";
+                }
                 var mark = state.marks.deadline[code];
                 if (mark && state.markStyles[mark]) { Object.assign(s, state.markStyles[mark]); }
                 if (state.marks.changed) {  // ?since=: the units that changed stand out
@@ -347,6 +429,32 @@ class StatusLayer(Layer):
                     {%- endif %}
                 }
             });
+            // the hatched statuses' patterns, in the <defs> of the SVG the units are drawn in
+            function addPatterns() {
+                var codes = Object.keys(state.patterns);
+                var svg = map.getPanes().overlayPane.querySelector("svg");
+                if (!codes.length || !svg) { return; }
+                function make(tag, attrs) {
+                    var node = document.createElementNS(svg.namespaceURI, tag);
+                    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+                    return node;
+                }
+                var defs = svg.querySelector("defs");
+                if (!defs) { defs = svg.insertBefore(make("defs", {}), svg.firstChild); }
+                codes.forEach(function (code) {
+                    var p = state.patterns[code], size = p.size;
+                    if (document.getElementById(p.id)) { return; }
+                    var pattern = make("pattern", {
+                        id: p.id, patternUnits: "userSpaceOnUse", width: size, height: size
+                    });
+                    pattern.setAttribute("data-status", code);
+                    pattern.appendChild(make("rect", {width: size, height: size, fill: p.color}));
+                    pattern.appendChild(make("path", {
+                        d: p.d, stroke: p.ink, "stroke-width": p.width, fill: "none"
+                    }));
+                    defs.appendChild(pattern);
+                });
+            }
             layer.geoApp = state;
             layer.geoAppStatusOf = statusOf;
             var root = document.documentElement;
@@ -394,6 +502,7 @@ class StatusLayer(Layer):
                 .then(function (data) {
                     if (data.type === "Topology") { data = fromTopology(data); }
                     layer.addData(data);
+                    addPatterns();
                     root.setAttribute("data-map-state", "ready");
                     document.dispatchEvent(new CustomEvent("geoapp:loaded", {
                         detail: {map: map, layer: layer, count: data.features.length}
@@ -425,6 +534,7 @@ class StatusLayer(Layer):
         statuses_element: str | None = None,
         styles: Mapping[str, Mapping[str, Any]] | None = None,
         marks_element: str | None = None,
+        patterns: Mapping[str, Mapping[str, Any]] | None = None,
     ):
         super().__init__(name=name, overlay=True, control=False, show=True)
         if (statuses is None) == (statuses_element is None):
@@ -436,6 +546,7 @@ class StatusLayer(Layer):
         self.labels = dict(labels)
         self.styles = dict(styles) if styles is not None else status_styles()
         self.marks_element = marks_element
+        self.patterns = dict(patterns or {})
         self.mark_styles = MARK_STYLES
         self.faded = FADED_STYLE
         self.hover = HOVER_STYLE
@@ -550,6 +661,8 @@ def build_map(
         statuses_element=statuses_element,
         styles=status_styles(programme),
         marks_element=marks_element,
+        # SVG patterns need the SVG renderer; a canvas (a national-scale map) stays plain
+        patterns=status_patterns(programme) if len(geometry) <= CANVAS_ABOVE else None,
     )
     layer.add_to(m)
     m.fit_bounds(geometry.bounds, padding=(12, 12))
@@ -605,8 +718,16 @@ def render_parts(m: folium.Map, assets: Assets) -> MapParts:
 def status_legend(
     counts: Mapping[str, int], lang: str = "vi", programme: str | None = None
 ) -> list[dict[str, Any]]:
-    """Return the legend rows in legend order: code, label, colour and count of each status."""
+    """Return the legend rows in legend order: code, label, colour, swatch CSS (`swatch_style`),
+    SVG pattern id (None when not hatched) and count of each status."""
     return [
-        {"code": s.code, "label": s.label(lang), "color": s.color, "count": counts[s.code]}
+        {
+            "code": s.code,
+            "label": s.label(lang),
+            "color": s.color,
+            "swatch": swatch_style(s.code, programme),
+            "pattern": pattern_id(s.code, programme) if s.hatch else None,
+            "count": counts[s.code],
+        }
         for s in programmes.get(programme).statuses
     ]

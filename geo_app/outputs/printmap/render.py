@@ -715,7 +715,9 @@ class _Flow:
 
     def _patch(self, code: str, x: float, y: float, w: float, h: float) -> None:
         st = self.page.prog.by_code[code]
-        patch = Rectangle((x, y), w, h, facecolor=st.color, edgecolor=OUTLINE_COLOR, linewidth=0.5)
+        patch = Rectangle(
+            (x, y), w, h, facecolor=st.print_fill, edgecolor=OUTLINE_COLOR, linewidth=0.5
+        )
         if st.hatch:
             patch.set_hatch(st.hatch)
             patch.set_hatchcolor(HATCH_COLOR)
@@ -851,7 +853,7 @@ class _Flow:
                     (self.x, self.y - height),
                     self.width * min(fraction, 1.0),
                     height,
-                    facecolor=self.page.prog.by_code[code].color,
+                    facecolor=self.page.prog.by_code[code].print_fill,
                     edgecolor="none",
                 )
             )
@@ -883,14 +885,36 @@ class MapFigure:
     view: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
 
+#: Unit labels on the map, in points on A4 (7 pt is the smallest a printed map is read at):
+#: the province's units, an area's units, and the chosen unit of an area map or a pack page.
+LABEL_PT = 7.0
+AREA_LABEL_PT = 7.6
+CHOSEN_LABEL_PT = 8.6
+#: Labels on a slide grow more than the rest of its type: a slide is read across a room, and
+#: its map is what people point at.
+SLIDE_LABEL_SCALE = 1.2
+
+
+def type_scale(options: ExportOptions) -> float:
+    """Return how much larger than on A4 an export's type is (1 on A4, √2 on A3)."""
+    w, h = options.page_mm()
+    s = min(w, h) / 210.0
+    if options.paper == "slide":  # seen on a screen across a room: larger type
+        s *= 1.3
+    return s
+
+
+def label_scale(options: ExportOptions) -> float:
+    """Return how much larger than on A4 an export's unit labels are."""
+    s = type_scale(options)
+    return s * SLIDE_LABEL_SCALE if options.paper == "slide" else s
+
+
 def _new_figure(options: ExportOptions) -> tuple[Figure, _Page]:
     w, h = options.page_mm()
     fig = Figure(figsize=(w / 25.4, h / 25.4), dpi=72, facecolor="white")
     FigureCanvasAgg(fig)
-    s = min(w, h) / 210.0
-    if options.paper == "slide":  # seen on a screen across a room: larger type
-        s *= 1.3
-    return fig, _Page(fig, w, h, s, options.prog)
+    return fig, _Page(fig, w, h, type_scale(options), options.prog)
 
 
 def _fit(text, room: float, size: float, smallest: float, renderer) -> float:
@@ -1085,7 +1109,7 @@ def _draw_units(
             continue
         coll = PathCollection(
             [geo.paths[i] for i in members],
-            facecolors=st.color,
+            facecolors=st.print_fill,
             edgecolors=OUTLINE_COLOR,
             linewidths=0.25 * s,
             transform=ax.transData,
@@ -1520,15 +1544,16 @@ def _build_map(
     ]
     gravity = page.prog.gravity
     listed_in_view.sort(key=lambda i: (-gravity(statuses[geo.codes[i]]), -geo.areas[i]))
-    size = (5.6 if not chosen else 7.2) * s
+    ls = label_scale(options)
+    size = (LABEL_PT if not chosen else AREA_LABEL_PT) * ls
     for i in chosen:
-        cands.append((i, geo.names[i], 8.6 * s, "bold", INK))
+        cands.append((i, geo.names[i], CHOSEN_LABEL_PT * ls, "bold", INK))
     for i in listed_in_view:
         cands.append((i, geo.names[i], size, "normal", INK))
     if chosen:
         for i in neighbours:
             if statuses[geo.codes[i]] == NOT_LISTED:
-                cands.append((i, geo.names[i], size * 0.92, "normal", MUTED))
+                cands.append((i, geo.names[i], LABEL_PT * ls, "normal", MUTED))
     shown, dropped, boxes = _place_labels(
         fig, ax, geo, cands, obstacles, view, real_text=options.fmt == "pdf"
     )
