@@ -1,20 +1,16 @@
 """Briefing maps and packs drawn with matplotlib (the only room matplotlib lives in)."""
 
-from geo_app.outputs.printmap.pack import page_count, render_pack
-from geo_app.outputs.printmap.render import (
+from geo_app.outputs.printmap.layout import MapData, MapFigure
+from geo_app.outputs.printmap.options import (
     MIME_TYPES,
     ExportOptions,
-    MapData,
-    MapFigure,
-    build_map,
     file_name,
     format_of,
-    pack_codes,
     parse_options,
-    render_map,
-    save,
     split_codes,
 )
+from geo_app.outputs.printmap.pack import page_count, render_pack
+from geo_app.outputs.printmap.render import build_map, pack_codes, render_map, save
 
 __all__ = [
     "page_count",

@@ -12,20 +12,9 @@ from matplotlib.backends.backend_pdf import PdfPages
 
 from geo_app.errors import BadRequest
 from geo_app.outputs.printmap import tables
-from geo_app.outputs.printmap.render import (
-    _RENDER_LOCK,
-    ExportOptions,
-    MapData,
-    _build_map,
-    _geometry,
-    _pdf_metadata,
-    _rc,
-    _resolve,
-    _same_programme,
-    _texts,
-    pack_codes,
-    register_fonts,
-)
+from geo_app.outputs.printmap.layout import _RENDER_LOCK, MapData, _geometry, _resolve
+from geo_app.outputs.printmap.options import ExportOptions, _rc, _texts, register_fonts
+from geo_app.outputs.printmap.render import _build_map, _pdf_metadata, _same_programme, pack_codes
 
 
 def _table_parts(data: MapData, options: ExportOptions) -> list[tuple]:

@@ -12,18 +12,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from geo_app.i18n import format_date
-from geo_app.outputs.printmap.render import (
-    INK,
-    MUTED,
-    ExportOptions,
-    MapData,
-    _Geometry,
-    _header,
-    _new_figure,
-    _panel_axes,
-    _since_text,
-    _texts,
-)
+from geo_app.outputs.printmap.blocks import _since_text
+from geo_app.outputs.printmap.furniture import _header
+from geo_app.outputs.printmap.layout import INK, MUTED, MapData, _Geometry, _new_figure, _panel_axes
+from geo_app.outputs.printmap.options import ExportOptions, _texts
 
 #: Column labels of the tables, by language.
 LABELS = {
