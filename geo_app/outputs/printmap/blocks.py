@@ -56,7 +56,9 @@ def _legend_block(flow: _Flow, data: MapData, options: ExportOptions, counts: bo
     for name, codes in _marks(data, options).items():  # only the outlines this map draws
         if codes:
             style = MARKS[name]
-            label = t[f"mark_{name}"].format(n=len(codes), date=_since_text(options))
+            label = t[f"mark_{name}"].format(
+                n=len(codes), date=_since_text(options), days=options.prog.soon_days
+            )
             flow.line_sample(
                 label,
                 7.2,
