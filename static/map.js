@@ -437,6 +437,16 @@
     }
   }
 
+  /* scroll the panel (only the panel: the page itself must not move) until `node` shows */
+  function reveal(node) {
+    var body = panel.querySelector(".panel-body");
+    var r = node.getBoundingClientRect();
+    var b = body.getBoundingClientRect();
+    var bottom = Math.min(b.bottom, window.innerHeight);
+    if (r.bottom > bottom) { body.scrollTop += r.bottom - bottom + 8; }
+    else if (r.top < b.top) { body.scrollTop -= b.top - r.top + 8; }
+  }
+
   /* the confirmation goes where the officer is looking: by the button, scrolled to, focused */
   function confirmSaved(data) {
     var last = data.history.length ? data.history[data.history.length - 1] : null;
@@ -445,7 +455,7 @@
         .replace("{date}", last.effective_on_display)
       : T.saved;
     editDone.hidden = false;
-    editDone.scrollIntoView({ block: "nearest" });
+    reveal(editDone);
     editDone.focus({ preventScroll: true });
   }
 
@@ -569,12 +579,12 @@
         } else {
           showEditMessage(r.json.error || T.save_error, "error");
         }
-        if (!editMessage.hidden && !editForm.hidden) { editMessage.scrollIntoView({ block: "nearest" }); }
+        if (!editMessage.hidden && !editForm.hidden) { reveal(editMessage); }
       })
       .catch(function () {
         $("edit-save").disabled = false;
         showEditMessage(T.save_error, "error");
-        editMessage.scrollIntoView({ block: "nearest" });
+        reveal(editMessage);
       });
   });
   document.addEventListener("keydown", function (e) {
