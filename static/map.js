@@ -400,10 +400,63 @@
     editMessage.hidden = !text;
   }
 
+  var editDone = $("edit-done");
+  var relapseNote = $("edit-relapse");
+
   function closeEdit() {
     editForm.hidden = true;
     $("edit-open").hidden = false;
     showEditMessage("");
+    relapseNote.hidden = true;
+    editDone.hidden = true;
+  }
+
+  /* the status in force on `day` by the unit's own history (what the server checks the rule
+   * against: the current record, or the one in force on a correction's day) */
+  function statusOn(data, day) {
+    var own = data.own_status || data.status;
+    var last = data.history.length ? data.history[data.history.length - 1].effective_on : "";
+    if (!day || !last || day >= last) { return own; }
+    var found = null;
+    data.history.forEach(function (h) { if (h.effective_on <= day) { found = h.new_status; } });
+    return found;
+  }
+
+  /* say before saving when the programme's relapse rule will record another status */
+  function checkRelapse() {
+    var rule = config.relapse;
+    var data = geo.data;
+    relapseNote.hidden = true;
+    if (!rule || !data) { return; }
+    var old = statusOn(data, $("edit-effective").value);
+    var wanted = $("edit-status").value;
+    if (old && rule.from.indexOf(old) >= 0 && rule.to.indexOf(wanted) >= 0 && wanted !== rule.becomes) {
+      relapseNote.textContent = T.relapse_warning
+        .replace("{old}", config.labels[old]).replace("{status}", config.labels[rule.becomes]);
+      relapseNote.hidden = false;
+    }
+  }
+
+  /* scroll the panel (only the panel: the page itself must not move) until `node` shows */
+  function reveal(node) {
+    var body = panel.querySelector(".panel-body");
+    var r = node.getBoundingClientRect();
+    var b = body.getBoundingClientRect();
+    var bottom = Math.min(b.bottom, window.innerHeight);
+    if (r.bottom > bottom) { body.scrollTop += r.bottom - bottom + 8; }
+    else if (r.top < b.top) { body.scrollTop -= b.top - r.top + 8; }
+  }
+
+  /* the confirmation goes where the officer is looking: by the button, scrolled to, focused */
+  function confirmSaved(data) {
+    var last = data.history.length ? data.history[data.history.length - 1] : null;
+    editDone.textContent = last
+      ? T.saved_at.replace("{status}", data.status_label || config.labels[data.status])
+        .replace("{date}", last.effective_on_display)
+      : T.saved;
+    editDone.hidden = false;
+    reveal(editDone);
+    editDone.focus({ preventScroll: true });
   }
 
   function openEdit() {
@@ -424,8 +477,10 @@
       $("edit-" + f.name).value = value === null || value === undefined ? "" : value;
     });
     showEditMessage("");
+    editDone.hidden = true;
     editForm.hidden = false;
     $("edit-open").hidden = true;
+    checkRelapse();
     $("edit-status").focus();
   }
 
@@ -469,7 +524,10 @@
   $("edit-correction").addEventListener("change", function () {
     // a correction may go before the last change: history keeps both, in date order
     $("edit-effective").min = this.checked ? "" : $("edit-effective").dataset.last;
+    checkRelapse();
   });
+  $("edit-status").addEventListener("change", checkRelapse);
+  $("edit-effective").addEventListener("change", checkRelapse);
   $("edit-open").addEventListener("click", openEdit);
   $("edit-cancel").addEventListener("click", closeEdit);
   editForm.addEventListener("submit", function (e) {
@@ -511,6 +569,7 @@
           field("message").hidden = false;
           field("message").className = "panel-note ok";
           field("message").textContent = T.saved;
+          confirmSaved(r.json);
         } else if (r.status === 409 && r.json.current) {
           applyResult(r.json.current);  // the newer record; the form keeps what was typed
           refreshFigures();
@@ -520,10 +579,12 @@
         } else {
           showEditMessage(r.json.error || T.save_error, "error");
         }
+        if (!editMessage.hidden && !editForm.hidden) { reveal(editMessage); }
       })
       .catch(function () {
         $("edit-save").disabled = false;
         showEditMessage(T.save_error, "error");
+        reveal(editMessage);
       });
   });
   document.addEventListener("keydown", function (e) {
@@ -725,8 +786,48 @@
 
   /* -- layout ----------------------------------------------------------------------------- */
   var legend = $("legend");
-  if (phone.matches) { legend.open = false; }
+  // a phone, or a screen too short for the legend beside the search: the legend starts closed
+  var small = window.matchMedia("(max-width: 640px), (max-height: 500px)");
+  if (small.matches) { legend.open = false; }
   showMessage(T.map_loading, false);
+
+  /* the figures' date, the as-of control and the trend: a "Figures" button opens them where
+   * the screen has no room to show them all the time (the stylesheet decides where) */
+  var figuresMore = $("figures-more");
+  var figures = figuresMore.parentNode;
+  function showHistory(open) {
+    figures.classList.toggle("history-open", open);
+    figuresMore.setAttribute("aria-expanded", String(open));
+    if (geo.map) { geo.map.invalidateSize({ pan: false }); }
+  }
+  figuresMore.addEventListener("click", function () {
+    showHistory(!figures.classList.contains("history-open"));
+  });
+
+  /* -- printing (Ctrl+P): the whole province, the legend open; back as it was afterwards --- */
+  var printing = null;
+  function beforePrint() {
+    if (printing || !geo.map) { return; }
+    printing = { legend: legend.open, center: geo.map.getCenter(), zoom: geo.map.getZoom() };
+    legend.open = true;
+    geo.map.invalidateSize({ pan: false });
+    if (geo.layer && geo.layer.getBounds().isValid()) {
+      geo.map.fitBounds(geo.layer.getBounds(), { padding: [8, 8], animate: false });
+    }
+  }
+  function afterPrint() {
+    if (!printing) { return; }
+    legend.open = printing.legend;
+    geo.map.invalidateSize({ pan: false });
+    geo.map.setView(printing.center, printing.zoom, { animate: false });
+    printing = null;
+  }
+  window.addEventListener("beforeprint", beforePrint);
+  window.addEventListener("afterprint", afterPrint);
+  var printMedia = window.matchMedia("print");
+  var onPrintMedia = function (e) { if (e.matches) { beforePrint(); } else { afterPrint(); } };
+  if (printMedia.addEventListener) { printMedia.addEventListener("change", onPrintMedia); }
+  else if (printMedia.addListener) { printMedia.addListener(onPrintMedia); }
   /* -- the deadline filter: a click on "overdue" or "due soon" fades the other units ------- */
   Array.prototype.forEach.call(document.querySelectorAll("button.deadline-count"), function (btn) {
     btn.setAttribute("aria-pressed", "false");

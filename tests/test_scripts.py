@@ -21,7 +21,7 @@ SCRIPTS = ROOT / "scripts"
 #: file scripts/load.py hands to locust.
 NOT_SCRIPTS = {"benchlib.py", "locustfile.py"}
 #: Run here by their own test (bench_all.py runs the others).
-OWN_TEST = {"bench_all.py", "screenshot_map.py"}
+OWN_TEST = {"bench_all.py", "screenshot_map.py", "screenshots_access.py"}
 CHROMIUM = shutil.which("chromium")
 #: Sections scripts/bench_all.py puts together (one per benchmark).
 SECTIONS = [
@@ -125,3 +125,21 @@ def test_screenshots_quickly_into_a_given_folder(tmp_path, repository_untouched)
         assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert picture.stat().st_size > 50_000, name  # a drawn map, not a blank page
         assert str(picture) in printed
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_layout_and_print_screenshots_quickly_into_a_given_folder(tmp_path, repository_untouched):
+    printed = run_script("screenshots_access.py", "--quick", "--out", str(tmp_path))
+    names = [f"layout-{w}x{h}.png" for w, h in ((390, 844), (844, 390), (768, 1024), (1024, 768))]
+    names += ["layout-1366x768.png", "layout-1920x1080.png", "layout-390x844-edit.png"]
+    names += ["layout-390x844-figures.png"]
+    if shutil.which("pdftoppm"):
+        names.append("print-a4-landscape.png")
+    for name in names:
+        picture = tmp_path / name
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert picture.stat().st_size > 20_000, name  # a drawn page, not a blank one
+        assert str(picture) in printed
+    assert (tmp_path / "print-a4-landscape.pdf").read_bytes()[:5] == b"%PDF-"

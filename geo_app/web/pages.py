@@ -147,6 +147,12 @@ def _js_text(prog: Programme, lang: str) -> dict[str, str]:
         "target_due": _("due %(date)s", date="{date}"),
         "target_met": _("met %(date)s", date="{date}"),
         "target_error": _("The target could not be changed; try again."),
+        "relapse_warning": _(
+            "On that day the unit is %(old)s: this change will be recorded as %(status)s.",
+            old="{old}",
+            status="{status}",
+        ),
+        "saved_at": _("Saved: %(status)s from %(date)s.", status="{status}", date="{date}"),
         "criteria_give": _("By the criteria: %(status)s", status="{status}"),
         "criteria_none": _("By the criteria: no type is met by the indicators recorded."),
         "criteria_disagree": _(
@@ -328,6 +334,17 @@ def _render_map_page(
             {"name": f.name, "label": f.label(lang)} for f in prog.fields if f.name in dating
         ],
         "text": _js_text(prog, lang),
+        # the programme's relapse rule (core.programme.Programme.relapse), for the edit form's
+        # warning before saving; None when the programme has none
+        "relapse": (
+            {
+                "from": list(prog.relapse_from),
+                "to": list(prog.relapse_to),
+                "becomes": prog.relapse_becomes,
+            }
+            if prog.relapse_becomes
+            else None
+        ),
     }
     html = render_template(
         "map.html",

@@ -695,13 +695,17 @@ class MapParts:
 
 
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+#: folium's viewport tag forbids zooming (user-scalable=no): the page gives its own, which allows
+#: pinch-zoom.
+_VIEWPORT_META = re.compile(r"<meta\s+name=\"viewport\"[^>]*>\s*", re.S)
 
 
 def render_parts(m: folium.Map, assets: Assets) -> MapParts:
     """Render `m` into header (stylesheets, scripts by URL), body HTML and script.
 
     The header keeps no inline script (folium's global switches move to the script), so a page
-    can serve the script as a file under a strict Content-Security-Policy. jQuery is added
+    can serve the script as a file under a strict Content-Security-Policy, and no viewport tag
+    (folium's forbids pinch-zoom; the page sets its own). jQuery is added
     (from the app) only when the rendered script uses it.
     """
     root = m.get_root()
@@ -709,6 +713,7 @@ def render_parts(m: folium.Map, assets: Assets) -> MapParts:
     header = root.header.render()
     moved = [block.strip() for block in _INLINE_SCRIPT.findall(header)]
     header = _INLINE_SCRIPT.sub("", header)
+    header = _VIEWPORT_META.sub("", header)
     script = "\n".join([*moved, root.script.render()])
     if "$(" in script or "$." in script or "jQuery" in script:
         header = f'<script src="{assets.jquery_js}"></script>\n' + header
