@@ -148,6 +148,11 @@ def _js_text(prog: Programme, lang: str) -> dict[str, str]:
         "target_due": _("due %(date)s", date="{date}"),
         "target_met": _("met %(date)s", date="{date}"),
         "target_error": _("The target could not be changed; try again."),
+        "now_part_of": _("now part of %(unit)s", unit="{unit}"),
+        "announce_saved": _("Saved: %(unit)s, %(status)s.", unit="{unit}", status="{status}"),
+        "announce_filter": _("Showing %(n)s units: %(status)s.", n="{n}", status="{status}"),
+        "announce_all": _("Showing every unit."),
+        "trend_month": _("Month"),
         "criteria_give": _("By the criteria: %(status)s", status="{status}"),
         "criteria_none": _("By the criteria: no type is met by the indicators recorded."),
         "criteria_disagree": _(
