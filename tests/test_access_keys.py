@@ -4,8 +4,10 @@ client; the browser half is in `test_browser_access.py`)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from conftest import add_users, client_as
+from conftest import add_users, client_as, csrf_token
 from test_rollup_web import import_2024, load_crosswalk
 
 from geo_app.store import Store
@@ -103,3 +105,51 @@ def test_bad_search_input_gets_a_clear_message(client):
     assert r.status_code == 400 and "q is required" in r.get_json()["error"]
     r = client.get("/api/search", query_string={"q": "x" * 101})
     assert r.status_code == 400 and "too long" in r.get_json()["error"]
+
+
+def test_names_of_today_shared_by_former_units_still_come_first(client):
+    matches = search(client, "dong tien", limit=50)
+    today = [m for m in matches if "former" not in m]
+    assert {(m["kind"], m["name"]) for m in today} == {("Phường", "Đông Tiến"), ("Xã", "Đồng Tiến")}
+    assert matches[: len(today)] == today
+    assert all(m["code"] not in {t["code"] for t in today} for m in matches[len(today) :])
+
+
+def test_the_summary_sends_the_tiles_as_the_page_shows_them(client):
+    s = client.get("/api/summary").get_json()
+    tiles = {t["code"]: t for t in s["tiles"]}
+    assert set(tiles) == {"hotspot", "in_progress", "transformed", "relapsed"}
+    assert all(tiles[c]["count"] == s["counts"][c] for c in tiles)
+    head = s["tiles"][0]
+    assert head["note"] and "%" in head["note"]
+    html = client.get("/").get_data(as_text=True)
+    assert head["note"] in html
+    s_en = client.get("/api/summary?lang=en").get_json()
+    assert s_en["tiles"][0]["note"] != head["note"]
+
+
+def test_the_summary_tiles_follow_an_edit(client):
+    before = client.get("/api/summary").get_json()["tiles"][0]
+    version = client.get("/api/communes/14845").get_json()["record"]["version"]
+    body = {"status": before["code"], "effective_on": "2026-11-30", "note": "Đạt tiêu chí"}
+    r = client.post(
+        "/api/communes/14845/status",
+        json={**body, "version": version},
+        headers={"X-CSRFToken": csrf_token(client)},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    after = client.get("/api/summary").get_json()["tiles"][0]
+    assert after["count"] == before["count"] + 1
+    assert after["note"] != before["note"]
+
+
+def test_the_map_page_has_a_skip_link_first_a_live_region_and_the_trend_table(client):
+    html = client.get("/").get_data(as_text=True)
+    body = html[html.index("<body") :]
+    first = re.search(r"<(a|button|input|select|summary|textarea)\b[^>]*>", body).group(0)
+    assert 'id="skip-link"' in first and 'href="#search-input"' in first
+    assert "Đến ô tìm kiếm" in body
+    assert re.search(r'id="live-status" role="status" aria-live="polite"', body)
+    assert re.search(r'<h2 id="panel-title"[^>]*tabindex="-1"', body)
+    assert "<summary>Xem dạng bảng</summary>" in body and 'id="trend-table"' in body
+    assert 'id="trend-legend"' in body

@@ -103,6 +103,20 @@ def test_arrow_keys_move_in_the_results_and_the_close_button_gives_focus_back(pa
     assert active(page)["id"] == "search-input"
 
 
+def test_a_unit_opens_from_the_list_page_with_the_keyboard(page, live):
+    page.goto(live.base + "/list")
+    link = page.locator('#list-table tr[data-code="14845"] a.list-open')
+    link.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_selector("html[data-map-state=ready]")
+    panel_title_is(page, "Mường Lát")
+    page.wait_for_function("() => document.activeElement.id === 'panel-title'")
+    page.keyboard.press("Escape")
+    assert page.locator("#panel").is_hidden()
+    assert active(page)["id"] == "search-input"
+
+
 def test_no_map_shape_is_in_the_tab_order(page, live):
     open_map(page, live)
     paths = page.locator(".leaflet-overlay-pane path")
