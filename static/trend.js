@@ -155,6 +155,17 @@
       .catch(function () { box.textContent = ""; });
   }
 
+  // the table opens over the map: Escape closes it, and the focus stays on its toggle
+  var tableBox = document.getElementById("trend-table-box");
+  if (tableBox) {
+    tableBox.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape" || !tableBox.open) { return; }
+      e.stopPropagation();
+      tableBox.open = false;
+      tableBox.querySelector("summary").focus();
+    });
+  }
+
   document.addEventListener("geoapp:changed", load);
   var resized = null;
   window.addEventListener("resize", function () {

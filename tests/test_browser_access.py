@@ -212,6 +212,15 @@ def test_the_trend_has_a_legend_and_a_table_with_a_column_per_series(page, live)
                 return parseFloat(getComputedStyle(e).fontSize) * scale; })"""
     )
     assert sizes and min(sizes) >= 12, sizes
+    # by the keyboard: Escape closes the table and leaves the focus on its toggle
+    page.keyboard.press("Escape")
+    assert not table.is_visible()
+    page.locator("#trend-table-box summary").focus()
+    page.keyboard.press("Enter")
+    assert table.is_visible()
+    page.keyboard.press("Escape")
+    assert not table.is_visible()
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
 
 
 def figures_shown(page) -> dict:
