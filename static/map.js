@@ -574,7 +574,9 @@
       });
   });
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape" && !panel.hidden && document.activeElement !== input) { closePanel(); }
+    // Escape closes the panel, but never throws away a change being typed in its form
+    if (e.key === "Escape" && !panel.hidden && document.activeElement !== input &&
+        !editForm.contains(document.activeElement)) { closePanel(); }
   });
 
   /* -- search ----------------------------------------------------------------------------- */

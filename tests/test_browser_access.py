@@ -117,6 +117,25 @@ def test_a_unit_opens_from_the_list_page_with_the_keyboard(page, live):
     assert active(page)["id"] == "search-input"
 
 
+def test_escape_in_the_edit_form_keeps_what_was_typed(page, live):
+    open_map(page, live)
+    page.locator("#search-input").focus()
+    page.keyboard.type("quang phu")
+    page.keyboard.press("Enter")
+    panel_title_is(page, "Quảng Phú")
+    page.locator("#panel .timeline li").first.wait_for()
+    page.click("#edit-open")
+    page.locator("#edit-note").focus()
+    page.keyboard.type("Đang soạn")
+    page.keyboard.press("Escape")
+    assert page.locator("#panel").is_visible() and page.locator("#edit-form").is_visible()
+    assert page.locator("#edit-note").input_value() == "Đang soạn"
+    page.locator("#panel-title").focus()
+    page.keyboard.press("Escape")  # outside the form, Escape closes the panel
+    assert page.locator("#panel").is_hidden()
+    assert active(page)["id"] == "search-input"
+
+
 def test_no_map_shape_is_in_the_tab_order(page, live):
     open_map(page, live)
     paths = page.locator(".leaflet-overlay-pane path")
