@@ -175,6 +175,18 @@ class ReadModel:
         """Return the data revision (see `Store.revision`): the key of everything cached."""
         return self.store.revision()
 
+    def former_names(self, revision: int | None = None) -> list[dict[str, Any]]:
+        """Return every pair (old unit → unit of the division) with the old unit's name and
+        kind, as the search box finds units by their former names (cached per revision)."""
+        revision = self.revision() if revision is None else revision
+        return self.cache.get(
+            ("former-names", self.division, revision),
+            lambda: [
+                {k: p[k] for k in ("old_division", "old_code", "new_code", "name", "kind")}
+                for p in self.store.crosswalk_into(self.division)
+            ],
+        )
+
     def standing(
         self,
         day: dt.date | None = None,

@@ -35,13 +35,34 @@
     message.hidden = false;
   }
 
+  /* what a screen reader says of a change (the status region is polite: it waits its turn) */
+  var live = $("live-status");
+  function announce(text) {
+    // emptied first, so the same words said twice are announced twice
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  /* the shapes are drawn for the pointer: the keyboard reaches units through the search and
+   * the list page, not through 166 unnamed stops */
+  function untabbable(lyr) {
+    var path = lyr._path;
+    if (path) {
+      path.setAttribute("tabindex", "-1");
+      path.setAttribute("focusable", "false");
+    }
+  }
+
   document.addEventListener("geoapp:layer", function (e) {
     geo.map = e.detail.map;
     geo.layer = e.detail.layer;
   });
 
   document.addEventListener("geoapp:loaded", function () {
-    geo.layer.eachLayer(function (lyr) { geo.byCode[lyr.feature.properties.code] = lyr; });
+    geo.layer.eachLayer(function (lyr) {
+      geo.byCode[lyr.feature.properties.code] = lyr;
+      untabbable(lyr);
+    });
     message.hidden = true;
     var code = decodeURIComponent(window.location.hash.slice(1));
     if (code && geo.byCode[code]) { select(code, { zoom: true }); }
@@ -81,14 +102,22 @@
     geo.map.fitBounds(lyr.getBounds(), options);
   }
 
+  // where focus goes back to when the panel closes: what had it when the panel opened
+  var returnFocus = null;
+
   function openPanel() {
     var wasHidden = panel.hidden;
+    var from = document.activeElement;
+    if (from && from !== document.body && !panel.contains(from)) { returnFocus = from; }
+    else if (wasHidden) { returnFocus = null; }
     panel.hidden = false;
     workspace.classList.add("panel-open");
     if (wasHidden && geo.map) { geo.map.invalidateSize({ pan: false }); }
+    $("panel-title").focus({ preventScroll: true });
   }
 
   function closePanel() {
+    var hadFocus = panel.contains(document.activeElement);
     panel.hidden = true;
     workspace.classList.remove("panel-open");
     geo.selected = null;
@@ -101,6 +130,11 @@
     if (window.location.hash) {
       window.history.replaceState(null, "", window.location.pathname + window.location.search);
     }
+    if (hadFocus || document.activeElement === document.body) {
+      var back = returnFocus && document.contains(returnFocus) ? returnFocus : input;
+      back.focus({ preventScroll: true });
+    }
+    returnFocus = null;
   }
 
   function setStatus(status) {
@@ -500,6 +534,16 @@
           var row = document.querySelector('.legend-row[data-status="' + status + '"] .legend-count');
           if (row) { row.textContent = fmt.format(s.counts[status]); }
         });
+        // the tiles' notes ("% of listed") and the filter's counts, worded by the server
+        (s.tiles || []).forEach(function (tile) {
+          var note = document.querySelector('[data-figure="' + tile.code + '"] .figure-note');
+          if (note && tile.note) { note.textContent = tile.note; }
+        });
+        (s.legend || []).forEach(function (row) {
+          var option = document.querySelector('#status-filter option[value="' + row.code + '"]');
+          if (option) { option.textContent = row.label + " (" + fmt.format(row.count) + ")"; }
+        });
+
         ["overdue", "due_soon", "met_early"].forEach(function (state) {
           var node = document.querySelector('.deadline-count[data-deadline="' + state + '"] .figure-value');
           if (node && s[state] !== undefined) { node.textContent = fmt.format(s[state]); }
@@ -562,7 +606,10 @@
         $("edit-save").disabled = false;
         if (r.status === 200) {
           applyResult(r.json);
-          refreshFigures();
+          refreshFigures().then(function () {
+            announce(T.announce_saved.replace("{unit}", r.json.kind + " " + r.json.name)
+              .replace("{status}", r.json.status_label));
+          });
           showEditMessage(T.saved, "ok");
           editForm.hidden = true;
           $("edit-open").hidden = false;
@@ -588,7 +635,9 @@
       });
   });
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape" && !panel.hidden && document.activeElement !== input) { closePanel(); }
+    // Escape closes the panel, but never throws away a change being typed in its form
+    if (e.key === "Escape" && !panel.hidden && document.activeElement !== input &&
+        !editForm.contains(document.activeElement)) { closePanel(); }
   });
 
   /* -- search ----------------------------------------------------------------------------- */
@@ -625,8 +674,16 @@
       item.appendChild(el("span", "swatch")).style.background =
         config.colors[geo.layer ? geo.layer.geoApp.statuses[m.code] || "not_listed" : "not_listed"];
       var name = el("span", "name");
-      name.appendChild(el("span", "kind", m.kind + " "));
-      name.appendChild(document.createTextNode(m.name));
+      if (m.former) {  // found by a former unit's name: say which unit of today it is part of
+        name.appendChild(el("span", "kind", m.former.kind + " "));
+        name.appendChild(document.createTextNode(m.former.name));
+        name.appendChild(el("span", "now-part-of",
+          T.now_part_of.replace("{unit}", m.kind + " " + m.name)));
+        item.setAttribute("data-former", m.former.code);
+      } else {
+        name.appendChild(el("span", "kind", m.kind + " "));
+        name.appendChild(document.createTextNode(m.name));
+      }
       item.appendChild(name);
       item.appendChild(el("span", "code", m.code));
       item.addEventListener("mousedown", function (e) { e.preventDefault(); });
@@ -675,13 +732,19 @@
     closeResults();
     showHint("");
     lastQuery = null;
-    input.blur();
-    select(m.code, { zoom: true });
+    select(m.code, { zoom: true });  // focus moves into the panel, and back here when it closes
   }
 
   function decide() {
     if (active >= 0) { pick(active); return; }
-    var exact = matches.filter(function (m) { return m.exact; });
+    // an exact name of today wins over a former unit's same name; former names that all lead
+    // to one unit of today are one answer
+    var exact = matches.filter(function (m) { return m.exact && !m.former; });
+    if (!exact.length) {
+      exact = matches.filter(function (m) { return m.exact; });
+      var codes = exact.map(function (m) { return m.code; });
+      if (codes.every(function (c) { return c === codes[0]; })) { exact = exact.slice(0, 1); }
+    }
     if (matches.length === 1) {
       pick(0);
     } else if (exact.length === 1) {
@@ -729,11 +792,25 @@
     if (matches.length && input.value.trim() === lastQuery) { renderResults(); }
   });
 
+  /* the skip link: the first stop of the keyboard, straight to the search box */
+  $("skip-link").addEventListener("click", function (e) {
+    e.preventDefault();
+    input.focus();
+  });
+
   /* -- status filter ---------------------------------------------------------------------- */
   var filter = $("status-filter");
   var legendRows = document.querySelectorAll(".legend-row");
 
+  var applied = "";
+
   function applyFilter(status) {
+    if ((status || "") !== applied) {  // said aloud: how many units the filter leaves shown
+      applied = status || "";
+      var row = document.querySelector('.legend-row[data-status="' + applied + '"] .legend-count');
+      announce(row ? T.announce_filter.replace("{n}", row.textContent)
+        .replace("{status}", config.labels[applied]) : T.announce_all);
+    }
     filter.value = status || "";
     legendRows.forEach(function (row) {
       row.setAttribute("aria-pressed", row.getAttribute("data-status") === status ? "true" : "false");

@@ -1,5 +1,7 @@
 /* The small trend chart above the map: units per status at each month's end (an SVG drawn
- * here from GET /api/trend; no library). Redrawn after a change made in the side panel. */
+ * here from GET /api/trend; no library), a legend naming every series, and the same figures
+ * as a table (for the keyboard and screen readers). Redrawn after a change made in the side
+ * panel. The SVG is drawn at the box's width in pixels, so its text keeps its size (12 px). */
 (function () {
   "use strict";
 
@@ -7,7 +9,10 @@
   var box = document.getElementById("trend-chart");
   if (!box) { return; }
   var NS = "http://www.w3.org/2000/svg";
-  var W = 240, H = 64, PAD = { left: 22, right: 4, top: 4, bottom: 14 };
+  var legendBox = document.getElementById("trend-legend");
+  var table = document.getElementById("trend-table");
+  var W = 240, H = 72, PAD = { left: 26, right: 4, top: 6, bottom: 16 };
+  var last = null;
 
   function node(tag, attrs, text) {
     var n = document.createElementNS(NS, tag);
@@ -21,14 +26,68 @@
     return config.lang === "vi" ? p[1] + "/" + p[0] : p[0] + "-" + p[1];
   }
 
+  function html(tag, className, text) {
+    var n = document.createElement(tag);
+    if (className) { n.className = className; }
+    if (text !== undefined) { n.textContent = text; }
+    return n;
+  }
+
+  /* every series named beside its colour */
+  function drawLegend(data, statuses) {
+    if (!legendBox) { return; }
+    legendBox.textContent = "";
+    statuses.forEach(function (s) {
+      var item = html("li");
+      item.setAttribute("data-status", s);
+      var swatch = html("span", "trend-swatch");
+      swatch.style.background = data.colors[s];
+      item.appendChild(swatch);
+      item.appendChild(html("span", "trend-legend-label", data.labels[s]));
+      legendBox.appendChild(item);
+    });
+  }
+
+  /* the same figures as a table: a row per month, a column per status */
+  function drawTable(data, statuses) {
+    if (!table) { return; }
+    var head = table.tHead, body = table.tBodies[0];
+    head.textContent = "";
+    body.textContent = "";
+    var row = html("tr");
+    var corner = html("th", null, config.text.trend_month);
+    corner.scope = "col";
+    row.appendChild(corner);
+    statuses.forEach(function (s) {
+      var th = html("th", null, data.labels[s]);
+      th.scope = "col";
+      th.setAttribute("data-status", s);
+      row.appendChild(th);
+    });
+    head.appendChild(row);
+    var fmt = new Intl.NumberFormat(config.lang === "vi" ? "vi-VN" : "en-US");
+    data.points.slice().reverse().forEach(function (p) {  // the newest month first
+      var tr = html("tr");
+      var month = html("th", null, shortDate(p.date));
+      month.scope = "row";
+      tr.appendChild(month);
+      statuses.forEach(function (s) { tr.appendChild(html("td", null, fmt.format(p.counts[s]))); });
+      body.appendChild(tr);
+    });
+  }
+
   function draw(data) {
+    last = data;
     box.textContent = "";
     var points = data.points;
+    var statuses = Object.keys(data.colors);
+    drawLegend(data, statuses);
+    drawTable(data, statuses);
     if (!points.length) {
       box.appendChild(document.createTextNode(config.text.trend_empty));
       return;
     }
-    var statuses = Object.keys(data.colors);
+    W = Math.max(80, Math.floor(box.getBoundingClientRect().width) || 240);
     var max = 1;
     points.forEach(function (p) {
       statuses.forEach(function (s) { max = Math.max(max, p.counts[s]); });
@@ -39,12 +98,12 @@
     };
     var y = function (v) { return PAD.top + (1 - v / max) * (H - PAD.top - PAD.bottom); };
     var svg = node("svg", {
-      viewBox: "0 0 " + W + " " + H, width: "100%", height: H, role: "img",
+      viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
       "aria-label": config.text.trend_title, "class": "trend-svg"
     });
     svg.appendChild(node("line", { x1: PAD.left, x2: W - PAD.right, y1: y(0), y2: y(0),
       stroke: "#c4ced9", "stroke-width": 1 }));
-    svg.appendChild(node("text", { x: PAD.left - 3, y: y(max) + 7, "text-anchor": "end",
+    svg.appendChild(node("text", { x: PAD.left - 3, y: y(max) + 9, "text-anchor": "end",
       "class": "trend-axis" }, String(max)));
     svg.appendChild(node("text", { x: PAD.left - 3, y: y(0), "text-anchor": "end",
       "class": "trend-axis" }, "0"));
@@ -96,6 +155,22 @@
       .catch(function () { box.textContent = ""; });
   }
 
+  // the table opens over the map: Escape closes it, and the focus stays on its toggle
+  var tableBox = document.getElementById("trend-table-box");
+  if (tableBox) {
+    tableBox.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape" || !tableBox.open) { return; }
+      e.stopPropagation();
+      tableBox.open = false;
+      tableBox.querySelector("summary").focus();
+    });
+  }
+
   document.addEventListener("geoapp:changed", load);
+  var resized = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resized);
+    resized = window.setTimeout(function () { if (last) { draw(last); } }, 200);
+  });
   load();
 })();

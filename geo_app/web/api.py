@@ -25,6 +25,7 @@ from geo_app.store import Change, Conflict, TargetChange
 from geo_app.web.common import (
     Payload,
     api_lang,
+    figure_tiles,
     map_cache,
     parse_as_of,
     request_programme,
@@ -482,7 +483,8 @@ def import_status():
 
 @bp.get("/api/summary")
 def summary():
-    """Send the figures above the map: units, listed, count per status, the headline share."""
+    """Send the figures above the map: units, listed, count per status, the headline share,
+    the legend rows and the figure tiles (label, count, note) as the page shows them."""
     lang = api_lang()
     as_of = parse_as_of()
     prog = request_programme()
@@ -497,6 +499,7 @@ def summary():
             "revision": revision,
             "labels": maps.status_labels(lang, prog.code),
             "legend": maps.status_legend(figs["counts"], lang, prog.code),
+            "tiles": figure_tiles(prog, figs, lang),
         }
     )
 
@@ -527,12 +530,20 @@ def programmes_list():
 
 @bp.get("/api/search")
 def search():
-    """Find units by name, typed with or without diacritics ("quang phu" finds Quảng Phú)."""
+    """Find units by name, typed with or without diacritics ("quang phu" finds Quảng Phú), or
+    by a former unit's name ("Thị trấn Mường Lát"), with the unit it is now part of."""
     query = request.args.get("q", "")
     if not query.strip():
         raise BadRequest("q is required: part of a unit's name, or its code")
     if len(query) > MAX_QUERY:
         raise BadRequest(f"q is too long (at most {MAX_QUERY} characters)")
     limit = _int_arg("limit", 10, 1, MAX_LIMIT)
-    matches = maps.search(unit_geometry(), query, limit=limit)
+    geometry = unit_geometry()
+    svc = services()
+    revision = svc.revision()
+    former = map_cache().get(
+        ("former-search", geometry.key, svc.division, revision),
+        lambda: maps.former_index(geometry, svc.reader.former_names(revision)),
+    )
+    matches = maps.search(geometry, query, limit=limit, former=former)
     return jsonify({"query": query, "matches": matches})

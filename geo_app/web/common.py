@@ -34,13 +34,14 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user
 
 from geo_app import clock, config, jobs
 from geo_app.cache import LRUCache
 from geo_app.core import programme as programmes
-from geo_app.core.programme import Programme
+from geo_app.core.programme import NOT_LISTED, Programme
 from geo_app.errors import BadRequest, GeoAppError
 from geo_app.geodata import boundaries
 from geo_app.io import importer
@@ -544,3 +545,22 @@ def send_output(output: registry.Output, fmt: str) -> Response:
     response.headers["Cache-Control"] = "private, no-store"
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     return response.make_conditional(request)
+
+
+def figure_tiles(prog: Programme, figs: dict, lang: str) -> list[dict]:
+    """Return the figure tiles above the map: the headline status first (with its share),
+    then the other statuses, the least grave first (the map page, and ``/api/summary`` that
+    the page refreshes them from after an edit)."""
+    head = prog.headline_status
+    others = sorted(
+        (s for s in prog.statuses if s.code not in (head, NOT_LISTED)), key=lambda s: s.gravity
+    )
+    tiles = []
+    for st in [prog.by_code[head], *others]:
+        tile = {"code": st.code, "label": st.label(lang), "color": st.color}
+        tile["count"] = figs["counts"][st.code]
+        if st.code == head:
+            pct = format_decimal(figs["headline"]["pct"], format="#,##0.0")
+            tile["note"] = prog.text("headline_note", lang, pct=pct)
+        tiles.append(tile)
+    return tiles

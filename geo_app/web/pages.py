@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, abort, render_template, request, url_for
-from flask_babel import Babel, format_decimal, format_number, get_locale
+from flask_babel import Babel, format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,6 +31,7 @@ from geo_app.web.common import (
     VENDOR,
     YEAR,
     Payload,
+    figure_tiles,
     map_cache,
     page_lang,
     parse_as_of,
@@ -153,6 +154,11 @@ def _js_text(prog: Programme, lang: str) -> dict[str, str]:
             status="{status}",
         ),
         "saved_at": _("Saved: %(status)s from %(date)s.", status="{status}", date="{date}"),
+        "now_part_of": _("now part of %(unit)s", unit="{unit}"),
+        "announce_saved": _("Saved: %(unit)s, %(status)s.", unit="{unit}", status="{status}"),
+        "announce_filter": _("Showing %(n)s units: %(status)s.", n="{n}", status="{status}"),
+        "announce_all": _("Showing every unit."),
+        "trend_month": _("Month"),
         "criteria_give": _("By the criteria: %(status)s", status="{status}"),
         "criteria_none": _("By the criteria: no type is met by the indicators recorded."),
         "criteria_disagree": _(
@@ -244,24 +250,6 @@ def change_labels(prog: Programme, lang: str) -> dict[str, str]:
         if code:
             labels[code] = prog.label(code, lang)
     return labels
-
-
-def _figure_tiles(prog: Programme, figs: dict, lang: str) -> list[dict]:
-    """Return the figure tiles above the map: the headline status first (with its share),
-    then the other statuses, the least grave first."""
-    head = prog.headline_status
-    others = sorted(
-        (s for s in prog.statuses if s.code not in (head, NOT_LISTED)), key=lambda s: s.gravity
-    )
-    tiles = []
-    for st in [prog.by_code[head], *others]:
-        tile = {"code": st.code, "label": st.label(lang), "color": st.color}
-        tile["count"] = figs["counts"][st.code]
-        if st.code == head:
-            pct = format_decimal(figs["headline"]["pct"], format="#,##0.0")
-            tile["note"] = prog.text("headline_note", lang, pct=pct)
-        tiles.append(tile)
-    return tiles
 
 
 def _render_map_page(
@@ -361,7 +349,7 @@ def _render_map_page(
         ],
         parts=parts,
         figures=figs,
-        tiles=_figure_tiles(prog, figs, lang),
+        tiles=figure_tiles(prog, figs, lang),
         legend=legend,
         updated=updated,
         config=config,
