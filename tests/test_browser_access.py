@@ -138,7 +138,7 @@ def test_escape_in_the_edit_form_keeps_what_was_typed(page, live):
 
 def test_no_map_shape_is_in_the_tab_order(page, live):
     open_map(page, live)
-    paths = page.locator(".leaflet-overlay-pane path")
+    paths = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
     assert paths.count() == 166
     assert set(paths.evaluate_all("els => els.map(e => e.getAttribute('tabindex'))")) == {"-1"}
     # walk the whole Tab order once round: no stop is a shape, and there are few stops
