@@ -582,6 +582,9 @@ class MapParts:
 
 
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+#: folium's viewport forbids pinch-zoom (maximum-scale=1.0, user-scalable=no); people must zoom.
+_VIEWPORT = re.compile(r"<meta\s+name=[\"']viewport[\"'][^>]*>", re.I)
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 
 
 def render_parts(m: folium.Map, assets: Assets) -> MapParts:
@@ -596,6 +599,7 @@ def render_parts(m: folium.Map, assets: Assets) -> MapParts:
     header = root.header.render()
     moved = [block.strip() for block in _INLINE_SCRIPT.findall(header)]
     header = _INLINE_SCRIPT.sub("", header)
+    header = _VIEWPORT.sub(VIEWPORT, header)
     script = "\n".join([*moved, root.script.render()])
     if "$(" in script or "$." in script or "jQuery" in script:
         header = f'<script src="{assets.jquery_js}"></script>\n' + header
