@@ -62,6 +62,22 @@ def browser(playwright, tmp_path_factory, requests_made):
     ctx.close()
 
 
+@pytest.fixture(scope="module")
+def phone(playwright, tmp_path_factory, requests_made):
+    ctx = _context(
+        playwright,
+        tmp_path_factory.mktemp("profile-axe-phone"),
+        requests_made,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        bypass_csp=True,
+    )
+    yield ctx
+    ctx.close()
+
+
 def _open(browser, live, requests_made, username: str | None):
     browser.clear_cookies()
     page = browser.new_page()
@@ -84,6 +100,15 @@ def admin_page(browser, live, requests_made):
 @pytest.fixture
 def officer_page(browser, live, requests_made):
     page, problems = _open(browser, live, requests_made, "officer")
+    yield page
+    page.close()
+    assert not problems, problems
+    assert_same_origin(requests_made, live.base)
+
+
+@pytest.fixture
+def phone_page(phone, live, requests_made):
+    page, problems = _open(phone, live, requests_made, "admin")
     yield page
     page.close()
     assert not problems, problems
@@ -182,6 +207,24 @@ def test_map_page_with_the_edit_form_open(officer_page, live, axe_script, interi
     page.click("#edit-open")
     page.locator("#edit-form").wait_for(state="visible")
     assert_accessible(page, axe_script, "the map page with the edit form open (officer)")
+
+
+@pytest.mark.parametrize("path", ["/", "/list", "/admin"])
+def test_phone_pages(phone_page, live, axe_script, path):
+    if path == "/":
+        open_map(phone_page, live)
+    else:
+        phone_page.goto(live.base + path)
+    assert_accessible(phone_page, axe_script, f"{path} on a phone")
+
+
+def test_phone_map_with_the_panel_open(phone_page, live, axe_script):
+    page = phone_page
+    open_map(page, live)
+    page.fill("#search-input", "Mường Lát")
+    page.press("#search-input", "Enter")
+    page.locator("#panel").wait_for(state="visible")
+    assert_accessible(page, axe_script, "the map page on a phone with a unit's panel open")
 
 
 PAGES = ["/list", "/list?lang=en", "/import", "/admin", "/admin?lang=en", "/admin/boundaries"]
