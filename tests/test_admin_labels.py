@@ -161,6 +161,9 @@ def test_the_admin_page_speaks_vietnamese(app):
     assert login.groups() == ("30/11/2026 10:00", "Đăng nhập")
     assert "auth.login<" not in audit and ">user.add<" not in html
     assert "UTC" not in _visible(audit)
+    # through what: the door in words, an imported file by its name
+    assert '<td data-source="web">web</td>' in audit
+    assert re.search(r'<td data-source="import:[^"]+">nhập tệp: [^<]+\.csv</td>', audit)
     # the filter offers the actions by name, and takes their keys
     assert '<option value="status.update" >Cập nhật trạng thái</option>' in html
     assert '<optgroup label="Hồ sơ trạng thái">' in html

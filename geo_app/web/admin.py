@@ -102,6 +102,20 @@ def action_label(action: str) -> str:
     return _(label) if label else action
 
 
+def source_label(source: str) -> str:
+    """Return through what an audited act came, in words (``import:file.csv`` keeps its file)."""
+    head, _colon, rest = (source or "").partition(":")
+    words = {
+        "web": _("web"),
+        "import": _("import"),
+        "cli": _("command line"),
+        "job": _("background job"),
+    }.get(head)
+    if words is None:
+        return source
+    return f"{words}: {rest}" if rest else words
+
+
 def role_label(role: str) -> str:
     """Return a role's name in the page's language (its key when unknown)."""
     label = accounts.ROLE_LABELS.get(role)
@@ -178,6 +192,7 @@ def _admin_page(status: int = 200, error: str | None = None):
     for e in entries:  # local time of the app's zone, as every date the app shows
         e["at_display"] = format_timestamp(dt.datetime.fromisoformat(e["at"]), lang)
         e["action_label"] = action_label(e["action"])
+        e["source_label"] = source_label(e["source"])
     csv_url = url_for("admin.audit_csv", **{k: v for k, v in _filter_values().items() if v})
     return _page(
         "admin.html",
