@@ -2,12 +2,14 @@
 PY      := .venv/bin/python
 GEO_APP := .venv/bin/geo-app
 STAMP   := .venv/.installed
+# axe-core from npm (package.json, package-lock.json): for the tests only, never served
+NODE_STAMP := node_modules/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 # old (2024) units → 2025 units, used where it lies beside the boundary set
 CROSSWALK ?= ../shared/boundaries/thanh-hoa-2025/crosswalk_2024units_to_2025_vietnamadminunits.csv
 
-.PHONY: run test setup system-deps bench lint
+.PHONY: run test setup system-deps bench lint test-tools
 
 $(STAMP): pyproject.toml
 	python3 -m venv .venv
@@ -17,13 +19,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the tests need: chromium for browser tests, poppler-utils for pdftotext,
+$(NODE_STAMP): package.json package-lock.json | system-deps
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+test-tools: $(NODE_STAMP)
+
+# Debian packages the tests need: chromium for browser tests, poppler-utils for pdftotext, npm
+# for axe-core (the accessibility test),
 # PostGIS for the store's SQL overlays and neighbour look-ups (the tests create the extension
 # in a database of their own, geoapp_postgis_test).
 POSTGIS_CONTROL := /usr/share/postgresql/15/extension/postgis.control
 system-deps:
-	@command -v chromium >/dev/null && command -v pdftotext >/dev/null && test -f $(POSTGIS_CONTROL) || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils postgresql-15-postgis-3; }
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null && command -v npm >/dev/null && test -f $(POSTGIS_CONTROL) || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils npm postgresql-15-postgis-3; }
 
 run: $(STAMP)
 	$(GEO_APP) db upgrade
@@ -35,7 +44,7 @@ run: $(STAMP)
 	$(GEO_APP) users first-admin
 	$(GEO_APP) serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps $(NODE_STAMP)
 	$(PY) -m ruff check geo_app tests scripts
 	$(PY) -m ruff format --check geo_app tests scripts
 	$(PY) -m pytest

@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from geo_app.errors import BadRequest
+from geo_app.i18n import N_, gettext
 
 #: Roles and their permissions. An officer may edit only the units assigned to them.
 ROLES: dict[str, frozenset[str]] = {
@@ -37,6 +38,37 @@ _hasher = PasswordHasher(
 _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
 
 
+#: The name of each role as the pages show it (translated where shown).
+ROLE_LABELS: dict[str, str] = {
+    "commander": N_("Commander"),
+    "officer": N_("Officer"),
+    "staff": N_("Staff"),
+    "admin": N_("Administrator"),
+}
+
+BAD_ROLE = N_("unknown role %(role)s; use one of: %(roles)s")
+BAD_USERNAME = N_("invalid user name %(name)s: 2 to 64 lower-case letters, digits, '.', '_' or '-'")
+SHORT_PASSWORD = N_("the password must have at least %(n)s characters")
+NAME_PASSWORD = N_("the password must not be the user name")
+COMMON_PASSWORD = N_(
+    "this password is among the most common ones, which are tried first; choose another"
+)
+
+
+class AccountRefused(BadRequest):
+    """A user name, role or password breaks the rule; nothing is written. Its message is in
+    English (the command line); `text` gives it in the page's language."""
+
+    def __init__(self, msgid: str, **params):
+        self.msgid = msgid
+        self.params = params
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        """Return the message in `lang` (``vi`` or ``en``)."""
+        return gettext(self.msgid, lang, **self.params)
+
+
 def can(role: str | None, permission: str) -> bool:
     """Tell whether `role` has `permission`."""
     return permission in ROLES.get(role or "", frozenset())
@@ -51,16 +83,14 @@ def check_role(role: str) -> str:
         Naming the roles that exist.
     """
     if role not in ROLES:
-        raise BadRequest(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
+        raise AccountRefused(BAD_ROLE, role=repr(role), roles=", ".join(ROLES))
     return role
 
 
 def check_username(name: str) -> str:
     """Return `name` if it is a valid user name (lower-case letters, digits, . _ -)."""
     if not USERNAME.match(name or ""):
-        raise BadRequest(
-            f"invalid user name {name!r}: 2 to 64 lower-case letters, digits, '.', '_' or '-'"
-        )
+        raise AccountRefused(BAD_USERNAME, name=repr(name))
     return name
 
 
@@ -90,14 +120,12 @@ def check_password(password: str, username: str = "") -> str:
     """
     password = password or ""
     if len(password) < MIN_PASSWORD:
-        raise BadRequest(f"the password must have at least {MIN_PASSWORD} characters")
+        raise AccountRefused(SHORT_PASSWORD, n=MIN_PASSWORD)
     folded = password.strip().lower()
     if username and folded == username.strip().lower():
-        raise BadRequest("the password must not be the user name")
+        raise AccountRefused(NAME_PASSWORD)
     if folded in common_passwords():
-        raise BadRequest(
-            "this password is among the most common ones, which are tried first; choose another"
-        )
+        raise AccountRefused(COMMON_PASSWORD)
     return password
 
 

@@ -154,7 +154,7 @@ def test_every_door_gives_the_same_date(
 
     # the audit log: shown in Vietnam time, filtered by Vietnamese days
     audit = visible(admin.get("/admin?action=status").get_data(as_text=True))
-    assert re.search(rf"{re.escape(shown)} \d\d:\d\d admin status.create", audit)
+    assert re.search(rf"{re.escape(shown)} \d\d:\d\d admin Tạo hồ sơ trạng thái", audit)
     rows = admin.get(f"/admin/audit.csv?action=status&since={day}&until={day}").get_data(
         as_text=True
     )

@@ -414,7 +414,8 @@ def test_audit_page_and_csv_filter_by_actor_action_unit_and_date(app):
     assert edit(officer, "14845", **valid(officer)).status_code == 200
     page = admin.get("/admin?actor=officer&action=status&unit=14845")
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "2025:14845" in html and "user.add" not in html
+    assert page.status_code == 200 and "2025:14845" in html
+    assert 'data-action="status.update"' in html and 'data-action="user.add"' not in html
     r = admin.get(f"/admin/audit.csv?actor=officer&action=status&since={TODAY}&until={TODAY}")
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert "attachment" in r.headers["Content-Disposition"]

@@ -31,7 +31,7 @@ from geo_app.core import programme as programmes
 from geo_app.core.records import parse_date
 from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
 from geo_app.geodata import boundaries, divisions
-from geo_app.i18n import format_date, format_timestamp
+from geo_app.i18n import N_, format_date, format_timestamp
 from geo_app.io.rows import format_problem
 from geo_app.outputs import records
 from geo_app.web.common import (
@@ -57,8 +57,91 @@ _SOURCE = "web"
 _SPLIT = re.compile(r"[\s,;]+")
 
 
+#: Every action the app writes to the audit log, as words (translated where shown).
+#: tests/test_admin_labels.py finds each action key the code writes and fails when one has no
+#: label here; an entry whose key is unknown (an older app's) is shown as its key.
+AUDIT_ACTIONS: dict[str, str] = {
+    "auth.login": N_("Logged in"),
+    "auth.failed": N_("Failed login"),
+    "auth.logout": N_("Logged out"),
+    "user.add": N_("User added"),
+    "user.update": N_("User changed"),
+    "user.disable": N_("User disabled"),
+    "user.assign": N_("Units assigned"),
+    "user.end_sessions": N_("Sessions ended"),
+    "status.create": N_("Status record created"),
+    "status.update": N_("Status changed"),
+    "status.correct": N_("Status record corrected"),
+    "status.repair": N_("Status history repaired"),
+    "target.set": N_("Target set"),
+    "target.remove": N_("Target removed"),
+    "export.map": N_("Map exported"),
+    "export.pack": N_("Briefing pack exported"),
+    "export.download": N_("Data downloaded"),
+    "division.add": N_("Division registered"),
+    "division.replace": N_("Division replaced"),
+    "boundaries.add": N_("Boundary set loaded"),
+    "crosswalk.import": N_("Old-to-new unit table loaded"),
+}
+#: The groups of actions (the part before the dot), which the audit filter also takes.
+AUDIT_GROUPS: dict[str, str] = {
+    "auth": N_("Logins"),
+    "user": N_("Users"),
+    "status": N_("Status records"),
+    "target": N_("Targets"),
+    "export": N_("Exports and downloads"),
+    "division": N_("Divisions"),
+    "boundaries": N_("Boundary sets"),
+    "crosswalk": N_("Old-to-new unit tables"),
+}
+
+
+def action_label(action: str) -> str:
+    """Return an audit action in words, in the page's language (its key when unknown)."""
+    label = AUDIT_ACTIONS.get(action)
+    return _(label) if label else action
+
+
+def source_label(source: str) -> str:
+    """Return through what an audited act came, in words (``import:file.csv`` keeps its file)."""
+    head, _colon, rest = (source or "").partition(":")
+    words = {
+        "web": _("web"),
+        "import": _("import"),
+        "cli": _("command line"),
+        "job": _("background job"),
+    }.get(head)
+    if words is None:
+        return source
+    return f"{words}: {rest}" if rest else words
+
+
+def role_label(role: str) -> str:
+    """Return a role's name in the page's language (its key when unknown)."""
+    label = accounts.ROLE_LABELS.get(role)
+    return _(label) if label else role
+
+
+def _action_choices() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Return the audit filter's choices: (group, its label, [(action, label), ...])."""
+    return [
+        (
+            group,
+            _(label),
+            [(k, _(v)) for k, v in AUDIT_ACTIONS.items() if k.split(".", 1)[0] == group],
+        )
+        for group, label in AUDIT_GROUPS.items()
+    ]
+
+
 def _page(template: str, status: int = 200, **context: Any):
-    html = render_template(template, roles=list(accounts.ROLES), **page_context(), **context)
+    html = render_template(
+        template,
+        roles=[(r, role_label(r)) for r in accounts.ROLES],
+        role_label=role_label,
+        **page_context(),
+        **context,
+    )
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -97,15 +180,19 @@ def _admin_page(status: int = 200, error: str | None = None):
     svc = services()
     users = svc.store.users()
     live = svc.store.live_sessions(session_idle(svc.settings))
+    names = _unit_names()
     for u in users:
         u.pop("password_hash", None)
         u["assigned"] = sorted(svc.store.assignments(u["username"], svc.division))
+        u["assigned_units"] = [(c, names.get(c, "")) for c in u["assigned"]]
         u["sessions"] = live.get(u["username"], 0)
     filters = audit_filters()
     entries = svc.store.audit_entries(limit=AUDIT_SHOWN, **filters)
     lang = page_lang()
     for e in entries:  # local time of the app's zone, as every date the app shows
         e["at_display"] = format_timestamp(dt.datetime.fromisoformat(e["at"]), lang)
+        e["action_label"] = action_label(e["action"])
+        e["source_label"] = source_label(e["source"])
     csv_url = url_for("admin.audit_csv", **{k: v for k, v in _filter_values().items() if v})
     return _page(
         "admin.html",
@@ -114,10 +201,24 @@ def _admin_page(status: int = 200, error: str | None = None):
         entries=entries,
         filters=_filter_values(),
         csv_url=csv_url,
+        action_choices=_action_choices(),
         shown=AUDIT_SHOWN,
         error=error,
         me=current_user.username,
     )
+
+
+def _unit_names() -> dict[str, str]:
+    """Return each unit's name with its kind (e.g. Phường Quảng Phú) by code, or nothing while
+    the boundary set is not prepared (the codes are shown alone then)."""
+    try:
+        geometry = unit_geometry()
+    except GeoAppError:
+        return {}
+    return {
+        c: f"{k} {n}".strip()
+        for c, k, n in zip(geometry.codes, geometry.kinds, geometry.names, strict=True)
+    }
 
 
 @bp.get("/admin")
@@ -134,7 +235,8 @@ def _done(message: str):
 
 def _failed(exc: GeoAppError):
     # the form's own page, with what is wrong; nothing was changed
-    return _admin_page(status=exc.status if exc.status < 500 else 400, error=exc.message)
+    message = exc.text(page_lang()) if isinstance(exc, accounts.AccountRefused) else exc.message
+    return _admin_page(status=exc.status if exc.status < 500 else 400, error=message)
 
 
 @bp.post("/admin/users")
@@ -146,7 +248,10 @@ def add_user():
         username = accounts.check_username((form.get("username") or "").strip().lower())
         role = accounts.check_role(form.get("role") or "")
         password_hash = accounts.hash_password(form.get("password") or "", username)
-        services().store.add_user(username, password_hash, role, current_user.username, _SOURCE)
+        store = services().store
+        if store.user(username) is not None:  # the store's own refusal is in English
+            raise GeoAppError(_("User %(name)s exists already.", name=username), status=409)
+        store.add_user(username, password_hash, role, current_user.username, _SOURCE)
     except GeoAppError as exc:
         return _failed(exc)
     return _done(_("User %(name)s added.", name=username))
