@@ -68,7 +68,8 @@ class Queue:
 
     def submit(self, kind: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
         """Queue a job, or return the job already made for the same thing (queued, running or
-        done: a second click, or a second server, never renders the same pack twice).
+        done: a second click, or a second server, never renders the same pack twice). The job
+        says ``joined``: True when it was made already (the caller joins it), False when new.
 
         Raises
         ------
@@ -81,10 +82,10 @@ class Queue:
         key = job_key(self.store, self.settings, kind, params)
         existing = self.store.job_for_key(key)
         if existing is not None and not _stale(existing):
-            return existing
+            return {**existing, "joined": True}
         uid = self.store.create_job(kind, key, params, actor)
         self.task(uid)
-        return self.store.job(uid)
+        return {**self.store.job(uid), "joined": False}
 
     def worker(self, workers: int = 1):
         """Return a Huey consumer running this queue's jobs in `workers` threads."""
