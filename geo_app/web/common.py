@@ -544,3 +544,20 @@ def send_output(output: registry.Output, fmt: str) -> Response:
     response.headers["Cache-Control"] = "private, no-store"
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     return response.make_conditional(request)
+
+
+# -- data downloads ---------------------------------------------------------------------------
+def export_downloads(prog: Programme) -> list[dict[str, str]]:
+    """Return the data downloads (the records as spreadsheets, the joined layer for GIS)."""
+    query = programme_query(prog)
+    items = [
+        ("csv", _("Records, spreadsheet (CSV)")),
+        ("xlsx", _("Records, spreadsheet (XLSX)")),
+        ("gpkg", _("GIS layer (GeoPackage)")),
+        ("zip", _("GIS layer (zipped Shapefile)")),
+        ("geojson", _("GIS layer (GeoJSON)")),
+    ]
+    return [
+        {"fmt": fmt, "label": text, "href": url_for("downloads.communes", fmt=fmt, **query)}
+        for fmt, text in items
+    ]

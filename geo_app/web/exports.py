@@ -27,7 +27,7 @@ from geo_app.errors import BadRequest
 from geo_app.i18n import format_date
 from geo_app.outputs import registry
 from geo_app.outputs.printmap import render as printmap
-from geo_app.web.common import page_lang, parse_as_of, requires, send_output
+from geo_app.web.common import page_lang, parse_as_of, requires, send_output, unit_geometry
 
 bp = Blueprint("exports", __name__)
 
@@ -126,6 +126,10 @@ def check():
                 "since",
                 _("The date must not be after %(date)s.", date=format_date(end, page_lang())),
             )
+    known = set(unit_geometry().codes)
+    for code in printmap.split_codes(params.get("area")):
+        if code not in known:
+            return _problem("area", _("No unit has the code %(code)s.", code=code))
     try:
         registry.get(name).parse(params, fmt)
     except BadRequest as exc:  # what is left: an unknown unit or programme, a character

@@ -31,6 +31,7 @@ from geo_app.web.common import (
     VENDOR,
     YEAR,
     Payload,
+    export_downloads,
     map_cache,
     page_lang,
     parse_as_of,
@@ -193,22 +194,6 @@ def map_script(lang: str, prog: Programme) -> MapScript:
 
     key = ("map-script", display.key, prog.code, lang, request.script_root)
     return map_cache().get(key, make)
-
-
-def export_downloads(prog: Programme) -> list[dict[str, str]]:
-    """Return the data downloads (the records as spreadsheets, the joined layer for GIS)."""
-    query = programme_query(prog)
-    items = [
-        ("csv", _("Records, spreadsheet (CSV)")),
-        ("xlsx", _("Records, spreadsheet (XLSX)")),
-        ("gpkg", _("GIS layer (GeoPackage)")),
-        ("zip", _("GIS layer (zipped Shapefile)")),
-        ("geojson", _("GIS layer (GeoJSON)")),
-    ]
-    return [
-        {"fmt": fmt, "label": text, "href": url_for("downloads.communes", fmt=fmt, **query)}
-        for fmt, text in items
-    ]
 
 
 def _export_dialog(lang: str, prog: Programme, as_of: dt.date | None = None) -> dict[str, Any]:
