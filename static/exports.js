@@ -1,8 +1,8 @@
 /* The export dialog of the map page (templates/_export_dialog.html): the choices are checked by
  * the server (GET /api/export/check, which names a wrong field and says why); a map is then
- * downloaded, and a briefing pack is made by a background job (static/jobs.js) whose progress
- * shows in the dialog, the file downloading when it is done. Asking again for the same pack
- * joins the job already under way.
+ * downloaded, or, for a briefing pack or a map image at print resolution, made by a background
+ * job (static/jobs.js) whose progress shows in the dialog, the file downloading when it is done.
+ * Asking again for the same file joins the job already under way.
  */
 (function () {
   "use strict";
@@ -121,13 +121,13 @@
           showError(answer.body.error || T.error, answer.body.field);
           return null;
         }
-        if (answer.body.kind !== "pack") {
+        if (!answer.body.job) {
           form.removeAttribute("aria-busy");
           showProgress("running", 0, T.downloading);
           window.location.href = answer.body.url;
           return null;
         }
-        return window.GeoAppJobs.start(config, "pack", answer.body.params).then(function (job) {
+        return window.GeoAppJobs.start(config, answer.body.kind, answer.body.params).then(function (job) {
           if (job.joined && following === job.id) {  // a second click: the same job goes on
             showProgress(job.state, job.progress, T.joined + " " + jobText(job));
             return;

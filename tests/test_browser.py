@@ -363,9 +363,10 @@ def test_export_dialog_downloads_the_province_or_the_selected_unit(page, live, i
     page.click("#export-open")
     page.check("#export-area")
     page.select_option("#export-what", "map_png")
-    page.fill("#export-dpi", "50")
-    with page.expect_download() as info:
+    page.fill("#export-dpi", "300")  # print resolution: made by a background job
+    with page.expect_download(timeout=60_000) as info:
         page.click("#export-start")
+        page.locator("#export-progress").wait_for(state="visible")
     assert "16522" in info.value.suggested_filename
     with open(info.value.path(), "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"

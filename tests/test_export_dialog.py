@@ -161,8 +161,32 @@ def test_a_good_choice_answers_the_file_url(client):
         "as_of": "2026-11-01",
     }
     r = client.get("/api/export/check?what=map_png&dpi=50&lang=en")
+    assert r.get_json()["job"] is False  # quick: downloaded at once
     png = client.get(r.get_json()["url"])
     assert png.status_code == 200 and png.mimetype == "image/png"
+    assert client.get("/api/export/check?what=map_pdf&dpi=600").get_json()["job"] is False
+    r = client.get("/api/export/check?what=map_png&dpi=300&area=16522")
+    assert r.get_json()["job"] is True  # seconds: a background job
+    assert r.get_json()["params"] == {"dpi": "300", "area": ["16522"], "format": "png"}
+
+
+def test_a_map_job_makes_the_map_file(client):
+    r = client.post(
+        "/api/jobs",
+        json={"kind": "map", "params": {"area": ["16522"], "dpi": "60", "format": "png"}},
+        headers={"X-CSRFToken": csrf_token(client)},
+    )
+    job = r.get_json()
+    assert r.status_code == 200 and job["state"] == "done", job  # the test app runs jobs at once
+    assert job["result_name"].startswith("ban-do-chuyen-hoa_16522_")
+    png = client.get(job["result_url"])
+    assert png.mimetype == "image/png" and png.data.startswith(b"\x89PNG")
+    bad = client.post(
+        "/api/jobs",
+        json={"kind": "map", "params": {"format": "jpg"}},
+        headers={"X-CSRFToken": csrf_token(client)},
+    )
+    assert bad.status_code == 400 and "format" in bad.get_json()["error"]
 
 
 def test_asking_again_for_the_same_pack_joins_its_job(client):

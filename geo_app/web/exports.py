@@ -10,8 +10,9 @@ next export at once. A pack made by a background job (``POST /api/jobs``, on any
 the same data and options is sent as it is.
 
 ``GET /api/export/check`` checks what the export dialog asks (``what``: map_png, map_pdf,
-map_svg or pack, and the options) and answers the file's URL, or a 400 naming the field and
-saying, in the page's language, what to write.
+map_svg or pack, and the options) and answers the file's URL and whether a background job
+should make it (a pack; a PNG map from `JOB_DPI`), or a 400 naming the field and saying, in the
+page's language, what to write.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def pack_file():
     return send_output(registry.get("pack"), "pdf")
 
 
+#: From this resolution on, a PNG map is made by a background job (seconds at A3).
+JOB_DPI = 300
 #: What the export dialog offers: (export, format) by choice.
 CHOICES = {
     "map_png": ("map", "png"),
@@ -142,6 +145,12 @@ def check():
         url = url_for("exports.pack_file", **query)
     else:
         url = url_for("exports.map_file", fmt=fmt, **query)
-    resp = jsonify({"ok": True, "url": url, "kind": name, "params": query})
+    # a pack, and a map image at print resolution, take seconds: a background job makes them
+    dpi = int(params.get("dpi", printmap.DPI_DEFAULT))
+    job = name == "pack" or (fmt == "png" and dpi >= JOB_DPI)
+    body = {"ok": True, "url": url, "kind": name, "job": job, "params": query}
+    if job and name == "map":
+        body["params"] = {**query, "format": fmt}
+    resp = jsonify(body)
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
