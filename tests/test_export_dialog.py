@@ -7,7 +7,9 @@ real job worker and its browser."""
 from __future__ import annotations
 
 import io
+import os
 import re
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -37,6 +39,13 @@ DOWNLOAD_TYPES = {
     "geojson": "application/geo+json",
 }
 PROGRAMMES = [p.code for p in programmes.all_programmes()]
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def screenshot(page, name: str, **options) -> None:
+    """Write docs/NAME when GEO_APP_SCREENSHOTS=1."""
+    if os.environ.get("GEO_APP_SCREENSHOTS"):
+        page.screenshot(path=str(DOCS / name), **options)
 
 
 # -- the import template and guide ------------------------------------------------------------
@@ -215,6 +224,7 @@ def test_the_dialog_makes_a_pack_with_progress_and_a_second_start_joins_it(page,
     page.fill("#export-title-input", "Giao ban tháng 11")
     page.fill("#export-dpi", "100")
     page.check("#export-area")
+    screenshot(page, "export-dialog.png")
     bar = page.locator("#export-bar")
     progress = page.locator("#export-progress")
     with page.expect_download(timeout=120_000) as info:
@@ -235,6 +245,7 @@ def test_the_dialog_makes_a_pack_with_progress_and_a_second_start_joins_it(page,
             timeout=120_000,
         )
         seen.add(bar.get_attribute("aria-valuenow"))
+        screenshot(page, "export-dialog-done.png")
     assert bar.get_attribute("role") == "progressbar" and "100" in seen
     assert info.value.suggested_filename.startswith("ho-so-dia-ban_15187_")
     with open(info.value.path(), "rb") as fh:
@@ -251,6 +262,20 @@ def test_the_dialog_makes_a_pack_with_progress_and_a_second_start_joins_it(page,
     assert params["dpi"] == "100" and params["area"] == ["15187"]
 
 
+def test_the_guide_import_page_and_list_downloads_in_the_browser(page, live):
+    page.goto(live.base + "/import/guide")
+    rows = page.locator("#guide-columns tbody tr")
+    assert rows.count() == len(importer.BASE_HEADERS) + 1 + len(programmes.get().fields)
+    screenshot(page, "import-guide.png", full_page=True)
+    page.goto(live.base + "/import")
+    assert page.locator("#import-guides a.import-guide").first.is_visible()
+    screenshot(page, "import-page.png")
+    page.goto(live.base + "/list")
+    links = page.locator("#list-downloads a[data-download]")
+    assert links.count() == len(DOWNLOAD_TYPES) and links.first.is_visible()
+    screenshot(page, "list-downloads.png")
+
+
 def test_a_bad_dpi_is_said_in_the_dialog_and_escape_returns_to_the_button(page, live):
     open_map(page, live)
     page.focus("#export-open")
@@ -264,6 +289,7 @@ def test_a_bad_dpi_is_said_in_the_dialog_and_escape_returns_to_the_button(page, 
     assert error.inner_text() == "Độ phân giải phải là số nguyên từ 50 đến 600 dpi."
     assert page.locator("#export-dpi").get_attribute("aria-invalid") == "true"
     assert page.evaluate("document.activeElement.id") == "export-dpi"
+    screenshot(page, "export-dialog-error.png")
     assert dialog.is_visible()  # nothing was made; the dialog stays open
     page.geoapp_problems.remove(  # the check's answer, expected
         "Failed to load resource: the server responded with a status of 400 (BAD REQUEST)"
