@@ -21,6 +21,8 @@ from test_browser import (  # noqa: F401  (fixtures used by name)
     live,
     open_map,
     page,
+    phone,
+    phone_page,
     playwright,
     requests_made,
     screen_point,
@@ -297,3 +299,21 @@ def test_a_bad_dpi_is_said_in_the_dialog_and_escape_returns_to_the_button(page, 
     page.keyboard.press("Escape")
     assert dialog.is_hidden()
     assert page.evaluate("document.activeElement.id") == "export-open"
+
+
+def test_on_a_phone_the_dialog_fits_and_its_targets_are_44_px(phone_page, live):
+    open_map(phone_page, live)
+    phone_page.click("#export-open")
+    dialog = phone_page.locator("#export-dialog")
+    box = dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] <= 844
+    small = phone_page.evaluate(
+        """() => [...document.querySelectorAll(
+            '#export-open, #export-dialog button, #export-dialog select, #export-dialog input,'
+            + ' #export-dialog label.export-choice, #export-dialog a')]
+            .map(el => el.matches('input[type=radio]') ? el.closest('label') : el)
+            .filter(el => el.getBoundingClientRect().height < 44)
+            .map(el => el.id || el.textContent.trim())"""
+    )
+    assert small == []
+    screenshot(phone_page, "export-dialog-phone.png")
