@@ -10,6 +10,8 @@ beside the web server; `geo-app jobs worker` runs one on its own.
 Kinds:
 
 * ``pack`` — the briefing pack PDF (params: the export's options, ``as_of``); progress per page;
+* ``map`` — a briefing map (params: the export's options, ``format`` png, pdf or svg, ``as_of``):
+  a PNG at a high resolution takes seconds;
 * ``prepare`` — the display geometry of the current division's set in force (minutes for the
   country), kept in the store for every server;
 * ``overlay`` — the crosswalk OLD → NEW from polygons (in SQL with PostGIS), saved as
@@ -35,9 +37,11 @@ from geo_app.readmodel import ReadModel
 from geo_app.store import Store
 
 LOGGER = logging.getLogger(__name__)
-KINDS = ("pack", "prepare", "overlay")
+KINDS = ("pack", "prepare", "overlay", "map")
 #: The permission each kind needs (`geo_app.accounts.ROLES`).
-PERMISSION = {"pack": "export", "prepare": "admin", "overlay": "admin"}
+PERMISSION = {"pack": "export", "prepare": "admin", "overlay": "admin", "map": "export"}
+#: The export each print kind makes (`geo_app.outputs.registry`).
+PRINT_KINDS = ("pack", "map")
 TASK_NAME = "geo_app.jobs.run"
 
 
@@ -68,7 +72,8 @@ class Queue:
 
     def submit(self, kind: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
         """Queue a job, or return the job already made for the same thing (queued, running or
-        done: a second click, or a second server, never renders the same pack twice).
+        done: a second click, or a second server, never renders the same pack twice). The job
+        says ``joined``: True when it was made already (the caller joins it), False when new.
 
         Raises
         ------
@@ -81,10 +86,10 @@ class Queue:
         key = job_key(self.store, self.settings, kind, params)
         existing = self.store.job_for_key(key)
         if existing is not None and not _stale(existing):
-            return existing
+            return {**existing, "joined": True}
         uid = self.store.create_job(kind, key, params, actor)
         self.task(uid)
-        return self.store.job(uid)
+        return {**self.store.job(uid), "joined": False}
 
     def worker(self, workers: int = 1):
         """Return a Huey consumer running this queue's jobs in `workers` threads."""
@@ -114,7 +119,7 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(params, dict):
         raise BadRequest("params must be an object")
-    if kind == "pack":
+    if kind in PRINT_KINDS:
         as_of = params.get("as_of") or None
         if as_of is not None:
             try:
@@ -127,7 +132,11 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
             if day > clock.today():
                 raise BadRequest(f"as_of {as_of} is in the future; history only goes up to today")
-        options = {k: v for k, v in params.items() if k != "as_of"}
+        options = {k: v for k, v in params.items() if k not in ("as_of", "format")}
+        if kind == "map":
+            fmt = str(params.get("format") or "png")
+            registry.get("map").parse(options, fmt)  # raises on a bad option or format
+            return {**options, "format": fmt, "as_of": as_of}
         registry.get("pack").parse(options, "pdf")  # raises on a bad option
         return {**options, "as_of": as_of}
     if kind == "overlay":
@@ -146,10 +155,11 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def job_key(store: Store, settings: dict[str, Any], kind: str, params: dict[str, Any]) -> str:
     """Return what a job's result depends on: the same key, the same result."""
-    if kind == "pack":
-        source, options, as_of = _pack_source(store, settings, params)
+    if kind in PRINT_KINDS:
+        source, options, as_of = _pack_source(store, settings, params, kind)
         view = source.view
-        return pack_key(source.display_key, view.revision, view.figures_date, as_of, options)
+        key = pack_key(source.display_key, view.revision, view.figures_date, as_of, options)
+        return key if kind == "pack" else "map" + key[len("pack") :]
     if kind == "prepare":
         current = boundaries.import_default(store, settings)
         return "prepare:" + boundaries.display_key(
@@ -240,12 +250,13 @@ def run(store: Store, settings: dict[str, Any], uid: str) -> None:
 
 
 def _pack_source(
-    store: Store, settings: dict[str, Any], params: dict[str, Any]
+    store: Store, settings: dict[str, Any], params: dict[str, Any], kind: str = "pack"
 ) -> tuple[registry.Source, printmap.ExportOptions, dt.date | None]:
-    """Return what a pack job draws (as the web and the command line read it), its options and
-    its as-of day."""
-    output = registry.get("pack")
-    options = output.parse({k: v for k, v in params.items() if k != "as_of"}, "pdf")
+    """Return what a pack (or map) job draws (as the web and the command line read it), its
+    options and its as-of day."""
+    output = registry.get(kind)
+    fmt = "pdf" if kind == "pack" else str(params.get("format") or "png")
+    options = output.parse({k: v for k, v in params.items() if k not in ("as_of", "format")}, fmt)
     as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
     display = boundaries.active_display(store, settings)
     reader = ReadModel(store, settings["DIVISION"])
@@ -270,6 +281,16 @@ def _run_pack(store: Store, settings: dict[str, Any], params: dict[str, Any], pr
     body = registry.render_pack(source, options, progress=pages)
     name = registry.get("pack").file_name(source, options)
     return body, name, printmap.MIME_TYPES["pdf"], f"{name}: {len(body)} bytes"
+
+
+def _run_map(store: Store, settings: dict[str, Any], params: dict[str, Any], progress):
+    progress(0.0, "map: reading the records")
+    source, options, _as_of = _pack_source(store, settings, params, "map")
+    progress(0.2, "map: drawing")
+    output = registry.get("map")
+    body = output.render(source, options)
+    name = output.file_name(source, options)
+    return body, name, output.formats[options.fmt], f"{name}: {len(body)} bytes"
 
 
 def _run_prepare(store: Store, settings: dict[str, Any], params: dict[str, Any], progress):
@@ -300,4 +321,9 @@ def _run_overlay(store: Store, settings: dict[str, Any], params: dict[str, Any],
     )
 
 
-_RUNNERS = {"pack": _run_pack, "prepare": _run_prepare, "overlay": _run_overlay}
+_RUNNERS = {
+    "pack": _run_pack,
+    "prepare": _run_prepare,
+    "overlay": _run_overlay,
+    "map": _run_map,
+}

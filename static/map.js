@@ -167,19 +167,11 @@
     });
   }
 
-  /* -- export links: the province, or the selected unit with its neighbours ---------------- */
+  /* -- the export dialog's "selected unit" choice: only with a unit selected ---------------- */
   var exportArea = $("export-area");
   function updateExports() {
-    if (!exportArea) { return; }
-    var code = exportArea.checked && geo.selected ? geo.selected : "";
-    exportArea.disabled = !geo.selected;
-    document.querySelectorAll("#export-menu a[data-export]").forEach(function (a) {
-      var url = new URL(a.getAttribute("href"), window.location.href);
-      if (code) { url.searchParams.set("area", code); } else { url.searchParams.delete("area"); }
-      a.setAttribute("href", url.pathname + url.search);
-    });
+    if (exportArea) { exportArea.disabled = !geo.selected; }
   }
-  if (exportArea) { exportArea.addEventListener("change", updateExports); }
 
   function select(code, options) {
     var lyr = geo.byCode[code];

@@ -353,50 +353,46 @@ def test_a_link_to_a_unit_followed_on_the_open_map_opens_it(page, live):
     assert page.locator("#panel-title").inner_text() == "Mường Lát"
 
 
-def test_export_menu_downloads_the_province_or_the_selected_unit(page, live, interior):
+def test_export_dialog_downloads_the_province_or_the_selected_unit(page, live, interior):
     open_map(page, live)
-    page.click("#export-menu summary")
-    links = page.locator("#export-menu a[data-export]")
-    assert links.count() == 6
+    page.click("#export-open")
+    dialog = page.locator("#export-dialog")
+    assert dialog.is_visible()
     assert page.locator("#export-area").is_disabled()
-    pdf = links.nth(1)
+    page.select_option("#export-what", "map_pdf")
     with page.expect_download() as info:
-        pdf.click()
-    path = info.value.path()
-    with open(path, "rb") as fh:
+        page.click("#export-start")
+    with open(info.value.path(), "rb") as fh:
         assert fh.read(5) == b"%PDF-"
     assert info.value.suggested_filename.endswith(".pdf")
-    page.click("#export-menu summary")  # close the menu before clicking the map
+    page.click("#export-cancel")
+    assert dialog.is_hidden()
     x, y = screen_point(page, interior("16522"))
     page.mouse.click(x, y)
     page.locator("#panel").wait_for(state="visible")
-    page.click("#export-menu summary")
+    page.click("#export-open")
     page.check("#export-area")
-    href = links.first.get_attribute("href")
-    assert "area=16522" in href and "lang=vi" in href
-    with page.expect_download() as info:
-        page.evaluate("""() => {  // a small one, the menu's link with a lower resolution
-            const a = document.querySelector('#export-menu a[data-export="png"]');
-            const url = new URL(a.href); url.searchParams.set('dpi', '50');
-            a.href = url.toString(); a.click(); }""")
+    page.select_option("#export-what", "map_png")
+    page.fill("#export-dpi", "300")  # print resolution: made by a background job
+    with page.expect_download(timeout=60_000) as info:
+        page.click("#export-start")
+        page.locator("#export-progress").wait_for(state="visible")
     assert "16522" in info.value.suggested_filename
     with open(info.value.path(), "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
-    page.uncheck("#export-area")
-    assert "area=" not in links.first.get_attribute("href")
 
 
-def test_the_pack_is_made_by_a_job_whose_progress_shows_in_the_export_menu(page, live, interior):
+def test_the_pack_is_made_by_a_job_whose_progress_shows_in_the_export_dialog(page, live, interior):
     open_map(page, live)
     x, y = screen_point(page, interior("16522"))
     page.mouse.click(x, y)
     page.locator("#panel").wait_for(state="visible")
-    page.click("#export-menu summary")
+    page.click("#export-open")
     page.check("#export-area")
-    pack = page.locator('#export-menu a[data-export="pack"]')
-    status = page.locator("#export-menu .job-status")
+    page.select_option("#export-what", "pack")
+    status = page.locator("#export-progress")
     with page.expect_download(timeout=60_000) as info:
-        pack.click()
+        page.click("#export-start")
         status.wait_for(state="visible")
         states = set()
         for _ in range(200):  # what the page shows while the worker renders it

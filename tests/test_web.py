@@ -562,19 +562,14 @@ def test_warm_renders_the_page_before_the_first_request(app):
     assert cache.misses == misses
 
 
-def test_the_export_menu_links_work(client):
+def test_the_export_dialog_links_the_data_downloads_and_checks_its_choices(client):
     import re
 
     html = client.get("/").get_data(as_text=True)
-    hrefs = re.findall(r'href="(/export/[^"]+)"', html)
-    assert len(hrefs) == 6
-    for href in hrefs:
-        href = href.replace("&amp;", "&")
-        if "dpi=300" in href:
-            href = href.replace("dpi=300", "dpi=50")  # keep the test quick
-        if "pack.pdf" in href:
-            continue  # the pack has its own tests; here only its link
-        r = client.get(href)
-        assert r.status_code == 200, (href, r.get_data(as_text=True)[:200])
-        assert r.headers["Content-Disposition"].startswith("attachment")
-    assert any(h.startswith("/export/pack.pdf?lang=vi") for h in hrefs)
+    assert 'id="export-dialog"' in html and 'id="export-open"' in html
+    hrefs = re.findall(r'href="(/download/communes\.[a-z]+)"', html)
+    assert sorted(h.rsplit(".", 1)[1] for h in hrefs) == ["csv", "geojson", "gpkg", "xlsx", "zip"]
+    r = client.get("/api/export/check?what=map_pdf&paper=A3&orientation=portrait&title=T")
+    assert r.status_code == 200 and r.json["kind"] == "map"
+    r = client.get(r.json["url"])
+    assert r.status_code == 200 and r.mimetype == "application/pdf"

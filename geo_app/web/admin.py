@@ -32,6 +32,7 @@ from geo_app.core.records import parse_date
 from geo_app.errors import BadRequest, GeoAppError, ImportFailed, NotFound
 from geo_app.geodata import boundaries, divisions
 from geo_app.i18n import N_, format_date, format_timestamp
+from geo_app.io import template as import_template
 from geo_app.io.rows import format_problem
 from geo_app.outputs import records
 from geo_app.web.common import (
@@ -55,6 +56,7 @@ bp = Blueprint("admin", __name__)
 AUDIT_SHOWN = 200
 _SOURCE = "web"
 _SPLIT = re.compile(r"[\s,;]+")
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 #: Every action the app writes to the audit log, as words (translated where shown).
@@ -374,6 +376,15 @@ def import_page():
             status = exc.status if exc.status < 500 else 400
     lang = page_lang()
     choices = [(p.code, p.name(lang)) for p in programmes.all_programmes()]
+    guides = [
+        {
+            "code": p.code,
+            "name": p.name(lang),
+            "template": url_for("admin.import_template_file", **_programme_args(p)),
+            "guide": url_for("admin.import_guide", **_programme_args(p)),
+        }
+        for p in programmes.all_programmes()
+    ]
     return _page(
         "import.html",
         status,
@@ -382,6 +393,54 @@ def import_page():
         problems=problems,
         programmes=choices,
         chosen=chosen,
+        guides=guides,
+    )
+
+
+def _programme_args(prog: programmes.Programme) -> dict[str, str]:
+    return {} if prog.code == programmes.DEFAULT else {"programme": prog.code}
+
+
+def _template_columns(prog: programmes.Programme, lang: str) -> list[import_template.Column]:
+    """Return the columns of `prog`'s status files, the example row about the current
+    division's first unit (by code)."""
+    units = unit_geometry()
+    first = min(range(len(units.codes)), key=lambda i: units.codes[i])
+    unit = {"code": units.codes[first], "name": units.names[first], "kind": units.kinds[first]}
+    return import_template.columns(prog, unit, clock.today(), lang)
+
+
+@bp.get("/import/template.xlsx")
+@requires("import")
+def import_template_file():
+    """Send a programme's import template: its headers and one filled example row."""
+    prog = request_programme()
+    lang = page_lang()
+    body = import_template.template_bytes(_template_columns(prog, lang), lang)
+    prefix = "" if prog.code == programmes.DEFAULT else f"-{prog.code}"
+    resp = Response(body, mimetype=XLSX_MIME)
+    resp.headers["Content-Disposition"] = f'attachment; filename="import-template{prefix}.xlsx"'
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+@bp.get("/import/guide")
+@requires("import")
+def import_guide():
+    """Show a programme's import guide: every column, what it means and what it accepts."""
+    prog = request_programme()
+    lang = page_lang()
+    return _page(
+        "guide.html",
+        programme=prog,
+        columns=_template_columns(prog, lang),
+        template_url=url_for("admin.import_template_file", **_programme_args(prog)),
+        import_url=url_for("admin.import_page"),
+        others=[
+            (p.name(lang), url_for("admin.import_guide", **_programme_args(p)))
+            for p in programmes.all_programmes()
+            if p.code != prog.code
+        ],
     )
 
 

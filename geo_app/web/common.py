@@ -564,3 +564,20 @@ def figure_tiles(prog: Programme, figs: dict, lang: str) -> list[dict]:
             tile["note"] = prog.text("headline_note", lang, pct=pct)
         tiles.append(tile)
     return tiles
+
+
+# -- data downloads ---------------------------------------------------------------------------
+def export_downloads(prog: Programme) -> list[dict[str, str]]:
+    """Return the data downloads (the records as spreadsheets, the joined layer for GIS)."""
+    query = programme_query(prog)
+    items = [
+        ("csv", _("Records, spreadsheet (CSV)")),
+        ("xlsx", _("Records, spreadsheet (XLSX)")),
+        ("gpkg", _("GIS layer (GeoPackage)")),
+        ("zip", _("GIS layer (zipped Shapefile)")),
+        ("geojson", _("GIS layer (GeoJSON)")),
+    ]
+    return [
+        {"fmt": fmt, "label": text, "href": url_for("downloads.communes", fmt=fmt, **query)}
+        for fmt, text in items
+    ]

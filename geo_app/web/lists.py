@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from geo_app import clock
 from geo_app.core.names import responsible_key, search_key
@@ -23,6 +24,7 @@ from geo_app.outputs import records
 from geo_app.readmodel import responsible_figures
 from geo_app.web.common import (
     api_lang,
+    export_downloads,
     page_context,
     page_lang,
     parse_as_of,
@@ -218,6 +220,7 @@ def list_page():
             "lists.list_page",
             **{**params, "sort": ("-" + name) if filters["sort"] == name else name},
         ),
+        downloads=export_downloads(prog) if current_user.can("export") else [],
         csv_url=url_for("lists.list_file", fmt="csv", **params),
         xlsx_url=url_for("lists.list_file", fmt="xlsx", **params),
         map_url=url_for("pages.index", **programme_query(prog)),

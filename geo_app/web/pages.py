@@ -31,6 +31,7 @@ from geo_app.web.common import (
     VENDOR,
     YEAR,
     Payload,
+    export_downloads,
     figure_tiles,
     map_cache,
     page_lang,
@@ -136,10 +137,6 @@ def _js_text(prog: Programme, lang: str) -> dict[str, str]:
         "import": _("import"),
         "recorded": _("recorded"),
         "correction": _("correction"),
-        "job_queued": _("Waiting for a job worker…"),
-        "job_progress": _("Preparing the pack… %(pct)s %%", pct="{pct}"),
-        "job_ready": _("The pack is ready; downloading."),
-        "job_failed": _("The pack could not be made: %(error)s", error="{error}"),
         "overdue": _("%(n)s days overdue", n="{n}"),
         "days_left": _("%(n)s days left", n="{n}"),
         "met_early": _("Met early"),
@@ -207,34 +204,33 @@ def map_script(lang: str, prog: Programme) -> MapScript:
     return map_cache().get(key, make)
 
 
-def _export_links(lang: str, prog: Programme, as_of: dt.date | None = None) -> list[dict[str, str]]:
-    """Return the Export menu's downloads (parameters of
-    `geo_app.outputs.printmap.parse_options`)."""
-
-    def link(fmt: str, text: str, **params: str) -> dict[str, str]:
-        params.update(programme_query(prog))
-        if as_of is not None:
-            params["as_of"] = as_of.isoformat()
-        if fmt == "pack":
-            href = url_for("exports.pack_file", lang=lang, **params)
-        else:
-            href = url_for("exports.map_file", fmt=fmt, lang=lang, **params)
-        return {"kind": fmt, "label": text, "href": href}
-
-    return [
-        link(
-            "png",
-            _("Map image, A4 landscape (PNG, 300 dpi)"),
-            paper="A4",
-            orientation="landscape",
-            dpi="300",
-        ),
-        link("pdf", _("Map, A4 landscape (PDF)"), paper="A4", orientation="landscape"),
-        link("pdf", _("Map, A3 portrait (PDF)"), paper="A3", orientation="portrait"),
-        link("png", _("Slide 16:9 (PNG)"), paper="slide", dpi="150"),
-        link("svg", _("Map, A4 landscape (SVG)"), paper="A4", orientation="landscape"),
-        link("pack", _("Briefing pack: the province, then each listed unit (PDF)")),
-    ]
+def _export_dialog(lang: str, prog: Programme, as_of: dt.date | None = None) -> dict[str, Any]:
+    """Return what the export dialog needs (templates/_export_dialog.html, static/exports.js):
+    the choices, the data downloads, where to check the choices and start a job, its texts."""
+    return {
+        "lang": lang,
+        "today": clock.today().isoformat(),
+        "downloads": export_downloads(prog),
+        "config": {
+            "check": url_for("exports.check"),
+            "jobs": url_for("jobs.start"),
+            "me": url_for("auth.me"),
+            "as_of": as_of.isoformat() if as_of else None,
+            "programme": prog.code if programme_query(prog) else None,
+            "text": {
+                "checking": _("Checking the choices…"),
+                "downloading": _("The file is being made; it will download by itself."),
+                "queued": _("Waiting for a job worker…"),
+                "running": _("Making the file…"),
+                "pages": _("Page %(done)s of %(total)s", done="{done}", total="{total}"),
+                "ready": _("The file is ready; downloading."),
+                "failed": _("The file could not be made: %(error)s", error="{error}"),
+                "joined": _("This file is already being made: joined it."),
+                "joined_done": _("This file was made already: downloading it."),
+                "error": _("The request failed; check the connection and try again."),
+            },
+        },
+    }
 
 
 def change_labels(prog: Programme, lang: str) -> dict[str, str]:
@@ -367,7 +363,7 @@ def _render_map_page(
         units=len(geometry),
         fonts={w: vendor_url("fonts", f) for w, f in FONT_FILES.items()},
         static_url=static_url,
-        exports=_export_links(lang, prog, as_of) if "export" in perms else [],
+        export_dialog=_export_dialog(lang, prog, as_of) if "export" in perms else None,
         perms=perms,
         as_of=as_of,
         as_of_display=format_date(as_of, lang) if as_of else "",
