@@ -27,7 +27,7 @@ from geo_app import clock
 from geo_app.errors import BadRequest
 from geo_app.i18n import format_date
 from geo_app.outputs import registry
-from geo_app.outputs.printmap import render as printmap
+from geo_app.outputs.printmap import options as printmap
 from geo_app.web.common import page_lang, parse_as_of, requires, send_output, unit_geometry
 
 bp = Blueprint("exports", __name__)
