@@ -29,6 +29,7 @@ from test_browser import (  # noqa: F401  (fixtures used by name)
 )
 
 from geo_app.core import programme as programmes
+from geo_app.core.names import match_key
 from geo_app.io import importer
 from geo_app.store import Store
 
@@ -61,7 +62,7 @@ def test_the_import_template_imports_with_no_problem(client, units, tmp_path, co
     header, example = [[c.value for c in row] for row in sheet.iter_rows(max_row=2)]
     prog = programmes.get(code)
     keys = importer.header_keys(prog)
-    read = {keys[importer.match_key(h)] for h in header}
+    read = {keys[match_key(h)] for h in header}
     assert read == {*importer.headers(prog), "status_since"}  # every column the importer reads
     assert all(example), dict(zip(header, example, strict=True))  # the example row is filled
     store = Store(f"sqlite:///{tmp_path / 'template.sqlite3'}")

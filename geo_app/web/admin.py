@@ -420,7 +420,6 @@ def import_template_file():
     prefix = "" if prog.code == programmes.DEFAULT else f"-{prog.code}"
     resp = Response(body, mimetype=XLSX_MIME)
     resp.headers["Content-Disposition"] = f'attachment; filename="import-template{prefix}.xlsx"'
-    resp.headers["Cache-Control"] = "private, no-cache"
     return resp
 
 
