@@ -5,7 +5,8 @@
 Runs the app on a temporary database holding the bundled sample data (as scripts/screenshot_map.py
 does) in Debian's chromium and writes into `--out`:
 - ``layout-<width>x<height>.png`` for the phone (390×844), the phone sideways (844×390), the
-  tablet (768×1024), the tablet sideways (1024×768) and two desktops (1366×768, 1920×1080);
+  tablet (768×1024), the tablet sideways (1024×768) and two desktops (1366×768, 1920×1080),
+  printing the map's share of the screen at each;
 - ``layout-390x844-edit.png``: a unit's edit form open on the phone, a relapse warned of;
 - ``layout-390x844-figures.png``: the phone's "Figures" sheet (date, as-of control, trend);
 - ``print-a4-landscape.pdf`` and ``print-a4-landscape.png``: what Ctrl+P prints (A4 landscape),
@@ -91,7 +92,13 @@ def main(argv: list[str] | None = None) -> int:
                 browser_login(page, base)
                 _open(page, url, pause)
                 page.screenshot(path=str(args.out / f"{name}.png"))
-                print(f"wrote {args.out / f'{name}.png'}")
+                share = page.evaluate(
+                    "() => { const r = document.querySelector('.folium-map').getBoundingClientRect();"
+                    " const h = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);"
+                    " const w = Math.min(r.right, innerWidth) - Math.max(r.left, 0);"
+                    " return Math.max(0, h) * Math.max(0, w) / (innerWidth * innerHeight); }"
+                )
+                print(f"wrote {args.out / f'{name}.png'} (the map: {share:.0%} of the screen)")
                 if width == 390:
                     page.click("#figures-more")
                     page.wait_for_selector("#trend-chart svg")
