@@ -2,7 +2,7 @@
 baseline), both on PostgreSQL on loopback, in the same run; prints throughput and latencies.
 
     .venv/bin/python scripts/load.py [--users 50] [--seconds 60] [--workers 4]
-                                     [--pace people|capacity|both] [--quick]
+                                     [--pace people|capacity|both] [--arrivals 5] [--quick]
 
 Each pace (people: 0.5-2 s between a user's requests; capacity: back to back) runs for
 `--seconds` against `geo-app serve --workers N` (gunicorn, 4 threads per worker), then against
@@ -241,7 +241,7 @@ def run(
                         "-u",
                         str(args.users),
                         "-r",
-                        str(args.users),
+                        str(args.users if pace == "capacity" else args.arrivals),
                         "-t",
                         f"{args.seconds}s",
                         "--host",
@@ -388,11 +388,10 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
             notes.append(
                 f"At people's pace gunicorn serves {times(throughput)} the development "
                 f"server's throughput, with {tail} (the load is about {rate(g):.0f} req/s: "
-                "near 1× means both keep up). The tail (p99) is the burst of simultaneous "
-                f"logins: argon2 takes {_ms(login.get('50%', ''))} median under gunicorn "
-                f"during it, and while it lasts gunicorn's {4 * args.workers} threads are "
-                "mostly hashing, so other requests wait for one (the development server starts "
-                "a thread per connection)."
+                "near 1× means both keep up). The slowest requests are the logins (argon2): "
+                f"{_ms(login.get('50%', ''))} median, {_ms(login.get('95%', ''))} at p95 under "
+                f"gunicorn, while {4 * args.workers} threads share {os.cpu_count()} cores with "
+                "the arrivals before them; the other requests wait for a thread meanwhile."
             )
         else:
             edits = g["rows"].get(("POST", "/api/communes/<code>/status"))
@@ -445,7 +444,10 @@ def report(results: dict[str, dict[str, Any]], args, argv: list[str] | None) -> 
         f"{args.seconds} s against `geo-app serve --workers {args.workers}` (gunicorn, 4 "
         "threads per worker) and then against `geo-app serve --dev` (Flask's threaded "
         "development server, the baseline), same data, same machine, at each pace. Every user "
-        "logs in through the form (argon2) at the start, all at once, then opens the map page, "
+        "logs in through the form (argon2) when it arrives (at people's pace "
+        f"{args.arrivals:g} users a second, so all {args.users} within "
+        f"{args.users / args.arrivals:.0f} s, as a shift's officers sign in; at capacity all at "
+        "once), then opens the map page, "
         "the figures, unit records, and now and then edits its own unit "
         "(`POST /api/communes/<code>/status` with the CSRF token).",
         "At people's pace the figures cover the whole run, logins included. At capacity they "
@@ -486,6 +488,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--pace", choices=("people", "capacity", "both"), default="both")
+    p.add_argument(
+        "--arrivals",
+        type=float,
+        default=5.0,
+        help="users arriving (and logging in) per second at people's pace (capacity: all at once)",
+    )
     p.add_argument(
         "--keep", type=Path, default=None, help="copy the server logs and locust's files here"
     )

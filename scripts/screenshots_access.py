@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                 _open(page, url, pause)
                 page.screenshot(path=str(args.out / f"{name}.png"))
                 share = page.evaluate(
-                    "() => { const r = document.querySelector('.folium-map').getBoundingClientRect();"
+                    "() => { const m = document.querySelector('.folium-map');"
+                    " const r = m.getBoundingClientRect();"
                     " const h = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);"
                     " const w = Math.min(r.right, innerWidth) - Math.max(r.left, 0);"
                     " return Math.max(0, h) * Math.max(0, w) / (innerWidth * innerHeight); }"
