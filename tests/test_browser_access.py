@@ -182,6 +182,9 @@ def test_a_former_name_is_found_says_now_part_of_and_opens_todays_unit(
     assert page.locator('#panel [data-field="code"]').inner_text() == code
     page.locator("#panel .former-unit").first.wait_for()
     assert former.split(" ", 1)[1] in page.locator("#panel .former-list").inner_text()
+    # a unit with no record of its own has no deadline: no empty badge beside its status
+    if page.locator('#panel [data-field="deadline"]').get_attribute("hidden") is not None:
+        assert page.locator('#panel [data-field="deadline"]').is_hidden()
 
 
 def test_the_live_region_announces_a_filter(page, live):
