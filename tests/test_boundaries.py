@@ -216,6 +216,8 @@ def test_display_cache_is_reused_and_invalidated_by_a_changed_file(tmp_path, cop
 
 def test_prepare_cli_shows_progress(tmp_path, thanh_hoa, monkeypatch):
     monkeypatch.setenv("GEO_APP_CACHE_DIR", str(tmp_path / "c"))
+    # a store of its own: one in instance/ (after `make run`) may hold the set prepared already
+    monkeypatch.setenv("GEO_APP_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
     result = CliRunner().invoke(main, ["boundaries", "prepare", str(thanh_hoa)])
     assert result.exit_code == 0, result.output
     assert "cleaning the coverage of 166 units" in result.output

@@ -531,6 +531,9 @@ def test_serve_runs_gunicorn_on_the_configured_data(sample_settings):
 def test_serve_stops_with_a_message_when_the_boundaries_cannot_be_read(tmp_path, monkeypatch):
     monkeypatch.setenv("GEO_APP_BOUNDARIES", str(tmp_path / "missing"))
     monkeypatch.setenv("GEO_APP_CACHE_DIR", str(tmp_path / "cache"))
+    # a store of its own: one in instance/ (after `make run`) holds a boundary set, and the
+    # server would start from it
+    monkeypatch.setenv("GEO_APP_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
     result = CliRunner().invoke(cli_main, ["serve", "--port", "1"])
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
