@@ -33,12 +33,29 @@ from folium.template import Template
 from folium.utilities import JsCode
 from shapely.geometry import mapping
 
-from geo_app.core import programme as programmes
 from geo_app.core.names import search_key
 from geo_app.core.programme import NOT_LISTED
-from geo_app.core.records import OUTLINE_COLOR
 from geo_app.errors import GeoAppError
 from geo_app.webmap import topology
+from geo_app.webmap.search import (  # noqa: F401  (re-exported)
+    FormerEntry,
+    SearchEntry,
+    former_index,
+    search,
+)
+from geo_app.webmap.styles import (  # noqa: F401  (re-exported)
+    BASE_STYLE,
+    HATCH_INK,
+    HATCH_TILE,
+    HATCH_WIDTH,
+    SWATCH_PERIOD,
+    pattern_id,
+    status_labels,
+    status_legend,
+    status_patterns,
+    status_styles,
+    swatch_style,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,13 +65,6 @@ COORD_DECIMALS = 5
 #: Above this many units the map draws on a canvas instead of one SVG path per unit.
 CANVAS_ABOVE = 1000
 
-#: Leaflet path options of each status (fill from the fixed palette of `geo_app.status`).
-BASE_STYLE: dict[str, Any] = {
-    "color": OUTLINE_COLOR,
-    "weight": 0.7,
-    "opacity": 0.6,
-    "fillOpacity": 0.82,
-}
 #: Style merged over the units a status filter leaves out.
 FADED_STYLE: dict[str, Any] = {"fillOpacity": 0.12, "opacity": 0.2}
 #: Style merged over the unit under the pointer.
@@ -79,105 +89,6 @@ SELECT_ON_CLICK = JsCode(
         });
     }"""
 )
-
-
-def status_styles(programme: str | None = None) -> dict[str, dict[str, Any]]:
-    """Return the Leaflet path style of every status of a programme, from its fixed palette."""
-    return {
-        s.code: {**BASE_STYLE, "fillColor": s.color} for s in programmes.get(programme).statuses
-    }
-
-
-#: The lines of a hatched status, on the web as on paper (`Status.hatch`, the print exports'
-#: matplotlib hatch): drawn in the print hatch's colour over the status colour, so both show.
-HATCH_INK = OUTLINE_COLOR
-HATCH_WIDTH = 1.4  # px, on the map
-#: Side of the SVG pattern's tile in px for a single mark ("/"); "//" halves it, and so on.
-HATCH_TILE = 16
-#: Period of the legend swatch's stripes in px (a swatch is 14 px).
-SWATCH_PERIOD = 4.5
-_LINES = {"/": ("/",), "\\": ("\\",), "x": ("/", "\\"), "-": ("-",), "|": ("|",), "+": ("-", "|")}
-_CSS_ANGLE = {"/": 135, "\\": 45, "-": 0, "|": 90}
-
-
-def _hatch_lines(hatch: str) -> tuple[tuple[str, ...], int]:
-    """Return the line directions of a hatch code and how many times its marks repeat."""
-    lines: list[str] = []
-    for ch in hatch:
-        for line in _LINES.get(ch, ()):
-            if line not in lines:
-                lines.append(line)
-    return tuple(lines), max((hatch.count(ch) for ch in set(hatch)), default=0)
-
-
-def pattern_id(code: str, programme: str | None = None) -> str:
-    """Return the id of the SVG pattern of a status on the map page."""
-    return f"geoapp-hatch-{programmes.get(programme).code}-{code}"
-
-
-def status_patterns(programme: str | None = None) -> dict[str, dict[str, Any]]:
-    """Return the SVG pattern of each hatched status of a programme, by status code.
-
-    Each is ``id``, ``size`` (the tile's side in px), ``color`` (the background: the status
-    colour), ``ink``, ``width`` and ``d`` (the lines, an SVG path in the tile). The page's
-    script puts them in the map's SVG ``<defs>`` and fills the units with ``url(#id)``.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for st in programmes.get(programme).statuses:
-        lines, repeat = _hatch_lines(st.hatch)
-        if not lines:
-            continue
-        t = max(HATCH_TILE // repeat, 4)
-        h = t / 2
-        parts = {
-            # each diagonal with its neighbours' ends, so tiles join without gaps
-            "/": f"M0,{t} L{t},0 M{-h},{h} L{h},{-h} M{h},{t + h} L{t + h},{h}",
-            "\\": f"M0,0 L{t},{t} M{-h},{h} L{h},{t + h} M{h},{-h} L{t + h},{h}",
-            "-": f"M0,{h} H{t}",
-            "|": f"M{h},0 V{t}",
-        }
-        out[st.code] = {
-            "id": pattern_id(st.code, programme),
-            "size": t,
-            "color": st.color,
-            "ink": HATCH_INK,
-            "width": HATCH_WIDTH,
-            "d": " ".join(parts[line] for line in lines),
-        }
-    return out
-
-
-def swatch_style(code: str, programme: str | None = None) -> str:
-    """Return the CSS of a status's legend swatch: its colour, and its hatch lines if any."""
-    st = programmes.get(programme).by_code[code]
-    css = f"background: {st.color}"
-    lines, repeat = _hatch_lines(st.hatch)
-    if lines:
-        period = max(SWATCH_PERIOD * 2 / repeat, 3.0)
-        stripes = ", ".join(
-            f"repeating-linear-gradient({_CSS_ANGLE[line]}deg, {HATCH_INK} 0 1.2px, "
-            f"transparent 1.2px {period:g}px)"
-            for line in lines
-        )
-        css += f"; background-image: {stripes}"
-    return css
-
-
-def status_labels(lang: str = "vi", programme: str | None = None) -> dict[str, str]:
-    """Return the label of every status of a programme (``not_listed`` included) in `lang`."""
-    return {s.code: s.label(lang) for s in programmes.get(programme).statuses}
-
-
-# -- geometry -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SearchEntry:
-    """One unit as the search box sees it."""
-
-    code: str
-    kind: str
-    name: str
-    name_key: str
-    full_key: str
 
 
 class UnitGeometry:
@@ -277,118 +188,6 @@ class UnitGeometry:
         if i is None:
             return None
         return {"code": self.codes[i], "name": self.names[i], "kind": self.kinds[i]}
-
-
-@dataclass(frozen=True)
-class FormerEntry:
-    """A former (old-division) unit as the search box sees it: its old kind and name, and the
-    unit of today it went into (one entry per unit of today for a unit that was split)."""
-
-    division: str
-    old_code: str
-    kind: str
-    name: str
-    name_key: str
-    full_key: str
-    code: str
-
-
-def former_index(geometry: UnitGeometry, pairs: Iterable[Mapping[str, Any]]) -> list[FormerEntry]:
-    """Return the search entries of the former units of the crosswalk `pairs`
-    (``old_division``, ``old_code``, ``new_code``, ``name``, ``kind``), those that went into a
-    unit of `geometry` and whose name is known."""
-    out = []
-    for p in pairs:
-        code, name, kind = str(p["new_code"]), str(p.get("name") or ""), str(p.get("kind") or "")
-        if code not in geometry.code_set or not name:
-            continue
-        out.append(
-            FormerEntry(
-                str(p["old_division"]),
-                str(p["old_code"]),
-                kind,
-                name,
-                search_key(name),
-                search_key(f"{kind} {name}"),
-                code,
-            )
-        )
-    return out
-
-
-def _rank(q: str, name_key: str, full_key: str, code: str) -> int | None:
-    if q in (name_key, full_key) or q == code:
-        return 0
-    if name_key.startswith(q) or full_key.startswith(q):
-        return 1
-    if f" {q}" in f" {full_key}":
-        return 2
-    if q in full_key:
-        return 3
-    return None
-
-
-def search(
-    geometry: UnitGeometry,
-    query: str,
-    limit: int = 10,
-    former: Iterable[FormerEntry] = (),
-) -> list[dict[str, Any]]:
-    """Return the units whose name matches `query`, typed with or without diacritics.
-
-    A unit matches when its "kind name" (diacritics folded, as `names.search_key` does)
-    contains the query; exact names rank first, then names starting with it, then matches at
-    the start of a word. A 5-digit code matches its unit. A former unit (`former_index`)
-    matches the same way by its old kind and name ("Thị trấn Mường Lát") and gives the unit of
-    today it is now part of, after the units matched by their own name; a unit already found
-    by its own name is not given again for a former name.
-
-    Returns
-    -------
-    list
-        Up to `limit` dicts with ``code``, ``kind``, ``name`` and ``exact`` (the folded name is
-        the query); a match by a former name also has ``former``: ``division``, ``code``,
-        ``kind`` and ``name`` of the former unit.
-    """
-    q = search_key(query)
-    if not q:
-        return []
-    hits: list[tuple[int, str, str, SearchEntry]] = []
-    for e in geometry.search_index:
-        rank = _rank(q, e.name_key, e.full_key, e.code)
-        if rank is not None:
-            hits.append((rank, e.name_key, e.code, e))
-    hits.sort(key=lambda h: h[:3])
-    out = [
-        {"code": e.code, "kind": e.kind, "name": e.name, "exact": rank == 0}
-        for rank, _, _, e in hits
-    ]
-    found = {m["code"] for m in out}
-    old_hits: list[tuple[int, str, str, FormerEntry]] = []
-    for f in former:
-        if f.code in found:
-            continue
-        rank = _rank(q, f.name_key, f.full_key, f.old_code)
-        if rank is not None:
-            old_hits.append((rank, f.name_key, f.old_code, f))
-    old_hits.sort(key=lambda h: h[:3])
-    for rank, _, _, f in old_hits:
-        unit = geometry.unit(f.code)
-        if unit is None:
-            continue
-        out.append(
-            {
-                **unit,
-                "exact": rank == 0,
-                "former": {
-                    "division": f.division,
-                    "code": f.old_code,
-                    "kind": f.kind,
-                    "name": f.name,
-                },
-            }
-        )
-    return out[:limit]
 
 
 # -- the folium map -------------------------------------------------------------------------
@@ -794,21 +593,3 @@ def render_parts(m: folium.Map, assets: Assets) -> MapParts:
     if "$(" in script or "$." in script or "jQuery" in script:
         header = f'<script src="{assets.jquery_js}"></script>\n' + header
     return MapParts(header, root.html.render(), script, m.get_name())
-
-
-def status_legend(
-    counts: Mapping[str, int], lang: str = "vi", programme: str | None = None
-) -> list[dict[str, Any]]:
-    """Return the legend rows in legend order: code, label, colour, swatch CSS (`swatch_style`),
-    SVG pattern id (None when not hatched) and count of each status."""
-    return [
-        {
-            "code": s.code,
-            "label": s.label(lang),
-            "color": s.color,
-            "swatch": swatch_style(s.code, programme),
-            "pattern": pattern_id(s.code, programme) if s.hatch else None,
-            "count": counts[s.code],
-        }
-        for s in programmes.get(programme).statuses
-    ]
