@@ -249,6 +249,30 @@ def test_the_map_loads_topojson_a_third_of_the_geojson_and_kept_for_every_server
     assert client.get("/map/units-0123456789abcdef.topojson").status_code == 404
 
 
+def test_map_data_of_a_set_the_store_holds_is_sent_even_when_not_this_workers_current(
+    client, app, display
+):
+    """A page made on a worker that already saw a new boundary set names that set's map data;
+    another worker, still on the old set for a moment, sends it too (from the store), never
+    the old set's under the new key."""
+    from geo_app.geodata import boundaries
+    from geo_app.webmap import topology
+
+    store = app.extensions["geo_app"].store
+    other = "f" * 32  # a second set in the store: the same units under another key
+    units = display.units
+    payload = boundaries._payload(other, "another set", "EPSG:4326", [], {}, units)
+    boundaries._store_display(store, other, "another-set", 100, 150, payload)
+    r = client.get(f"/map/units-{other}.topojson")
+    assert r.status_code == 200
+    codes = sorted(f["properties"]["code"] for f in topology.decode(json.loads(r.data)))
+    assert codes == sorted(display.units["code"])
+    # what is not a display key, or no set the store holds, is a 404, never a traceback
+    for key in (f"topology-{topology.VERSION}-{display.key}", "e" * 32, "../x"):
+        r = client.get(f"/map/units-{key}.topojson")
+        assert r.status_code == 404 and b"Traceback" not in r.data, key
+
+
 def test_map_data_of_another_boundary_set_is_404(client):
     r = client.get("/map/units-0123456789abcdef.geojson")
     assert r.status_code == 404

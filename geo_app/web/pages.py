@@ -21,6 +21,7 @@ from flask_login import current_user
 from geo_app import accounts, clock
 from geo_app.core import programme as programmes
 from geo_app.core.programme import NOT_LISTED, Programme, all_programmes
+from geo_app.geodata import boundaries
 from geo_app.i18n import format_date
 from geo_app.web.common import (
     DEFAULT_LANG,
@@ -424,12 +425,17 @@ def map_topology_payload(key: str) -> Payload:
         stored_key = f"topology-{topology.VERSION}-{key}"
         found = store.prepared(stored_key)
         if found is not None:
-            body = found[1]
-        else:
+            return Payload.of(found[1], "application/json")
+        if key == services().display().key:
             body = unit_geometry().topology_data()
-            store.save_prepared(
-                stored_key, "topology", key, topology.VERSION, {"bytes": len(body)}, body
-            )
+        else:  # a set the store holds, not (yet, or any longer) this worker's current one
+            display = _stored_display(key)
+            if display is None:
+                abort(404, description=_GONE)
+            body = maps.UnitGeometry(key, display.units).topology_data()
+        store.save_prepared(
+            stored_key, "topology", key, topology.VERSION, {"bytes": len(body)}, body
+        )
         return Payload.of(body, "application/json")
 
     return map_cache().get(("map-topology", key), make)
@@ -474,9 +480,25 @@ def map_data(key: str):
 @bp.get("/map/units-<key>.topojson")
 def map_topology(key: str):
     """Send the map's geometry as TopoJSON (what the map loads: each border once, quantised)."""
-    if key != services().display().key:
-        abort(404, description="this map data belongs to another boundary set; reload the page")
+    if key != services().display().key and _stored_display(key) is None:
+        abort(404, description=_GONE)
     return send_payload(map_topology_payload(key), f"private, max-age={YEAR}, immutable")
+
+
+_GONE = "this map data belongs to a boundary set the store no longer holds; reload the page"
+_DISPLAY_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def _stored_display(key: str) -> boundaries.Display | None:
+    """Return the display geometry the store holds under `key`, or None. The map data's URL
+    names its set, so a page made a moment ago on another worker (or server) that already saw a
+    new set loads it here too, and nothing is ever served under the wrong key."""
+    if not _DISPLAY_KEY.fullmatch(key):
+        return None
+    try:
+        return boundaries.stored_display(services().store, key)
+    except (ValueError, KeyError, OSError, TypeError):  # not a display: another kind of entry
+        return None
 
 
 # -- set-up -----------------------------------------------------------------------------------
