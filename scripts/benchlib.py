@@ -139,6 +139,33 @@ def browser_login(page, base: str, next_path: str = "/") -> None:
         page.click("button[type=submit]")
 
 
+def browser_context(p, chromium: str, profile: Path, viewport: dict, touch: bool = False):
+    """Return a headless chromium context on a fresh profile, exposing the map's Leaflet layer
+    as ``window.__geoapp``; a touch screen is a mobile browser, drawn at 2× below 900 px."""
+    ctx = p.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=chromium,
+        headless=True,
+        viewport=viewport,
+        device_scale_factor=2 if touch and viewport["width"] < 900 else 1,
+        is_mobile=touch,
+        has_touch=touch,
+        args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+    )
+    ctx.add_init_script(
+        "document.addEventListener('geoapp:layer', e => { window.__geoapp = e.detail; });"
+    )
+    return ctx
+
+
+def open_map(page, url: str, settle_ms: float) -> None:
+    """Open the map page at `url` and wait until its shapes are drawn, then `settle_ms` more
+    (the first fit's animation)."""
+    page.goto(url)
+    page.wait_for_selector("html[data-map-state=ready]")
+    page.wait_for_timeout(settle_ms)
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         return None

@@ -17,33 +17,10 @@ import tempfile
 from pathlib import Path
 
 import shapely
-from benchlib import browser_login, live_server, parser, sample_app
+from benchlib import browser_context, browser_login, live_server, open_map, parser, sample_app
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _context(p, chromium: str, profile: Path, viewport: dict, phone: bool = False):
-    ctx = p.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=chromium,
-        headless=True,
-        viewport=viewport,
-        device_scale_factor=2 if phone else 1,
-        is_mobile=phone,
-        has_touch=phone,
-        args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-    )
-    ctx.add_init_script(
-        "document.addEventListener('geoapp:layer', e => { window.__geoapp = e.detail; });"
-    )
-    return ctx
-
-
-def _open(page, url: str, pause: float) -> None:
-    page.goto(url)
-    page.wait_for_selector("html[data-map-state=ready]")
-    page.wait_for_timeout(700 * pause)  # the first fit's animation
 
 
 def _interior(app, code: str) -> tuple[float, float]:
@@ -71,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory() as tmp, sample_app(Path(tmp), quick=args.quick) as app:
         with live_server(app) as base, sync_playwright() as p:
-            desktop = _context(p, chromium, Path(tmp) / "desktop", {"width": 1440, "height": 900})
+            desktop = browser_context(
+                p, chromium, Path(tmp) / "desktop", {"width": 1440, "height": 900}
+            )
             page = desktop.new_page()
             browser_login(page, base)
-            _open(page, f"{base}/?lang={args.lang}", pause)
+            open_map(page, f"{base}/?lang={args.lang}", 700 * pause)
             lat, lng = _interior(app, args.unit)
             x, y = page.evaluate(
                 """([lat, lng]) => {
@@ -94,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out / 'map.png'}")
             desktop.close()
 
-            phone = _context(
-                p, chromium, Path(tmp) / "phone", {"width": 390, "height": 844}, phone=True
+            phone = browser_context(
+                p, chromium, Path(tmp) / "phone", {"width": 390, "height": 844}, touch=True
             )
             page = phone.new_page()
             browser_login(page, base)
-            _open(page, f"{base}/?lang={args.lang}", pause)
+            open_map(page, f"{base}/?lang={args.lang}", 700 * pause)
             page.tap("#search-input")
             page.fill("#search-input", args.search)
             page.locator("#search-results li[role=option]").first.tap()

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchlib import browser_login, live_server, parser, sample_app
+from benchlib import browser_context, browser_login, live_server, open_map, parser, sample_app
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,32 +36,8 @@ VIEWPORTS = [
     (1366, 768, False),
     (1920, 1080, False),
 ]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run"]
 #: A transformed unit of the sample data: choosing "in progress" on it is recorded as a relapse.
 TRANSFORMED = "16522"
-
-
-def _context(p, chromium: str, profile: Path, width: int, height: int, touch: bool):
-    ctx = p.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=chromium,
-        headless=True,
-        viewport={"width": width, "height": height},
-        device_scale_factor=2 if touch and width < 900 else 1,
-        is_mobile=touch,
-        has_touch=touch,
-        args=FLAGS,
-    )
-    ctx.add_init_script(
-        "document.addEventListener('geoapp:layer', e => { window.__geoapp = e.detail; });"
-    )
-    return ctx
-
-
-def _open(page, url: str, pause: float) -> None:
-    page.goto(url)
-    page.wait_for_selector("html[data-map-state=ready]")
-    page.wait_for_timeout(900 * pause)  # the first fit's animation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,10 +63,12 @@ def main(argv: list[str] | None = None) -> int:
             url = f"{base}/?lang={args.lang}"
             for width, height, touch in VIEWPORTS:
                 name = f"layout-{width}x{height}"
-                ctx = _context(p, chromium, Path(tmp) / name, width, height, touch)
+                ctx = browser_context(
+                    p, chromium, Path(tmp) / name, {"width": width, "height": height}, touch
+                )
                 page = ctx.new_page()
                 browser_login(page, base)
-                _open(page, url, pause)
+                open_map(page, url, 900 * pause)
                 page.screenshot(path=str(args.out / f"{name}.png"))
                 share = page.evaluate(
                     "() => { const m = document.querySelector('.folium-map');"
