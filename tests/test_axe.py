@@ -88,40 +88,34 @@ def _open(browser, live, requests_made, username: str | None):
     return page, problems
 
 
-@pytest.fixture
-def admin_page(browser, live, requests_made):
-    page, problems = _open(browser, live, requests_made, "admin")
+def _serving(context, live, requests_made, username):
+    """Yield a page of `context` logged in as `username` (None: anonymous); after the test,
+    fail on any page error and on any request outside the app."""
+    page, problems = _open(context, live, requests_made, username)
     yield page
     page.close()
     assert not problems, problems
     assert_same_origin(requests_made, live.base)
+
+
+@pytest.fixture
+def admin_page(browser, live, requests_made):
+    yield from _serving(browser, live, requests_made, "admin")
 
 
 @pytest.fixture
 def officer_page(browser, live, requests_made):
-    page, problems = _open(browser, live, requests_made, "officer")
-    yield page
-    page.close()
-    assert not problems, problems
-    assert_same_origin(requests_made, live.base)
+    yield from _serving(browser, live, requests_made, "officer")
 
 
 @pytest.fixture
 def phone_page(phone, live, requests_made):
-    page, problems = _open(phone, live, requests_made, "admin")
-    yield page
-    page.close()
-    assert not problems, problems
-    assert_same_origin(requests_made, live.base)
+    yield from _serving(phone, live, requests_made, "admin")
 
 
 @pytest.fixture
 def anonymous_page(browser, live, requests_made):
-    page, problems = _open(browser, live, requests_made, None)
-    yield page
-    page.close()
-    assert not problems, problems
-    assert_same_origin(requests_made, live.base)
+    yield from _serving(browser, live, requests_made, None)
 
 
 _RUN = """async () => {
